@@ -1,0 +1,23 @@
+"""Model components: plain SimPy classes you can use in your own models.
+
+Each component takes a ``simpy.Environment`` and plain parameters (numbers, and zero-argument
+callables for random quantities), starts its own processes, and shares a :class:`Ledger`
+with the others it is wired to. None of them reads YAML or knows the scenario schema.
+"""
+
+from .controls import BanControl, ExportControl, LicensingControl, QuotaControl
+from .facility import Facility, InputLine
+from .lane import Lane, Mode
+from .ledger import Ledger, Order, Shipment
+from .licensing import Application, LicensingOffice
+from .mine import Mine
+from .plant import Plant
+from .policies import POLICIES, FixedQuantity, MinMax, OrderUpTo
+from .sector import Sector
+from .stockpile import Stockpile
+
+__all__ = [
+    "Application", "BanControl", "ExportControl", "Facility", "FixedQuantity", "InputLine", "Lane",
+    "Ledger", "LicensingControl", "LicensingOffice", "MinMax", "Mine", "Mode", "Order", "OrderUpTo",
+    "POLICIES", "Plant", "QuotaControl", "Sector", "Shipment", "Stockpile",
+]

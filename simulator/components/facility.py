@@ -1,0 +1,208 @@
+"""What every facility shares: stock, filling orders (as a supplier), replenishing inputs.
+
+A facility holds stock per material. As a supplier it fills orders first-come-first-served
+from stock, partially when short, and keeps the rest in a backlog that is served as stock
+arrives. As a buyer it has one :class:`InputLine` per input material, which reviews the
+inventory position periodically and orders through the lanes that supply it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import simpy
+
+from .ledger import EPS_T, Ledger, Order
+from .policies import OrderUpTo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .lane import Lane
+
+__all__ = ["Facility", "InputLine"]
+
+
+class Facility:
+    """A node of the network, located in ``country`` (ISO code)."""
+
+    kind = "facility"
+    #: whether buyers may order from this facility (stockpiles only ship what is released)
+    takes_orders = True
+
+    def __init__(self, env: simpy.Environment, name: str, country: str, ledger: Ledger | None = None):
+        self.env = env
+        self.name = name
+        self.country = country
+        self.ledger = ledger if ledger is not None else Ledger()
+        self.stock: dict[str, float] = {}
+        self.backlog: dict[str, deque[Order]] = {}
+        self.inputs: dict[str, InputLine] = {}
+        self.outbound: dict[str, list[Lane]] = {}
+
+    # ----------------------------------------------------------------- stock
+
+    def add_initial_stock(self, material: str, tonnes: float) -> None:
+        self.stock[material] = self.stock.get(material, 0.0) + tonnes
+        self.ledger.initial_t[material] += tonnes
+
+    def on_hand_t(self, material: str) -> float:
+        return self.stock.get(material, 0.0)
+
+    def daily_use_t(self, material: str) -> float:
+        """Planned use of an input per day (0 for materials the facility does not use)."""
+        return 0.0
+
+    def planned_output_t_per_day(self, material: str) -> float:
+        """Planned shipments of ``material`` per day, for days of cover of output stock."""
+        return 0.0
+
+    # ----------------------------------------------------------------- supplier side
+
+    def add_outbound(self, lane: Lane) -> None:
+        self.outbound.setdefault(lane.material, []).append(lane)
+        self.stock.setdefault(lane.material, 0.0)
+
+    def backlog_t(self, material: str) -> float:
+        queue = self.backlog.get(material)
+        return sum(o.remaining_t for o in queue) if queue else 0.0
+
+    def receive_order(self, order: Order) -> None:
+        """Queue an order (FCFS) and fill what stock allows now."""
+        order.remaining_t = order.tonnes
+        self.backlog.setdefault(order.lane.material, deque()).append(order)
+        self.serve(order.lane.material)
+
+    def serve(self, material: str) -> None:
+        """Fill queued orders from stock, oldest first; a short order ships partially."""
+        queue = self.backlog.get(material)
+        if not queue:
+            return
+        stock = self.stock
+        now = self.env.now
+        while queue and stock.get(material, 0.0) > EPS_T:
+            order = queue[0]
+            qty = min(stock[material], order.remaining_t)
+            stock[material] -= qty
+            order.remaining_t -= qty
+            if order.remaining_t <= EPS_T:
+                queue.popleft()
+                if order.remaining_t > 0.0:  # round-off: the buyer stops expecting it
+                    order.lane.buyer.inputs[material].cancel_expected(order.remaining_t)
+                order.remaining_t = 0.0
+            order.lane.send(self.ledger.open_shipment(order, qty, now))
+
+    def take_back(self, material: str, tonnes: float) -> None:
+        """Goods that could not leave (licence denied, quota refused) return to stock."""
+        self.stock[material] = self.stock.get(material, 0.0) + tonnes
+        self.serve(material)
+
+    # ----------------------------------------------------------------- buyer side
+
+    def add_inbound(self, lane: Lane) -> None:
+        line = self.inputs.get(lane.material)
+        if line is None:
+            raise ValueError(f"{self.name} does not use {lane.material!r}")
+        line.add_lane(lane)
+
+    def receive(self, lane: Lane, tonnes: float) -> None:
+        """Goods delivered through ``lane``."""
+        material = lane.material
+        self.stock[material] = self.stock.get(material, 0.0) + tonnes
+        self.inputs[material].delivered(tonnes)
+        if self.backlog.get(material):
+            self.serve(material)
+
+    def _make_inputs(self, materials, policy, policies, initial_stock_t, expedite_below_cover_days, resource_after_denial_days):
+        """Create input lines; inputs start at their policy's target cover unless told."""
+        policies = policies or {}
+        for material in materials:
+            line_policy = policies.get(material, policy) or OrderUpTo()
+            self.inputs[material] = InputLine(self, material, line_policy, expedite_below_cover_days, resource_after_denial_days)
+        initial = dict(initial_stock_t) if initial_stock_t is not None else {}
+        for material, line in self.inputs.items():
+            default = getattr(line.policy, "start_days", 0.0) * self.daily_use_t(material)
+            self.add_initial_stock(material, initial.pop(material, default))
+        for material, tonnes in initial.items():  # e.g. a plant's finished goods
+            self.add_initial_stock(material, tonnes)
+        for line in self.inputs.values():
+            self.env.process(line.run())
+
+
+class InputLine:
+    """Replenishment of one input of a facility: position, orders, sourcing across lanes."""
+
+    def __init__(self, facility: Facility, material: str, policy, expedite_below_cover_days: float | None = None, resource_after_denial_days: float = 30.0):
+        self.facility = facility
+        self.material = material
+        self.policy = policy
+        self.expedite_below_cover_days = expedite_below_cover_days
+        self.resource_after_denial_days = resource_after_denial_days
+        self.lanes: list[Lane] = []  # lanes buyers order through (not stockpile lanes)
+        self.on_order_t = 0.0
+        self.avoid_until: dict[int, float] = {}
+
+    def add_lane(self, lane: Lane) -> None:
+        if lane.supplier.takes_orders:
+            self.lanes.append(lane)
+
+    @property
+    def use_t_per_day(self) -> float:
+        return self.facility.daily_use_t(self.material)
+
+    def position_t(self) -> float:
+        """Inventory position: on hand plus everything ordered and not yet delivered."""
+        return self.facility.stock.get(self.material, 0.0) + self.on_order_t
+
+    def cover_days(self) -> float:
+        use = self.use_t_per_day
+        return self.facility.stock.get(self.material, 0.0) / use if use > 0 else float("inf")
+
+    def run(self):
+        env = self.facility.env
+        while True:
+            self.review()
+            yield env.timeout(self.policy.review_days)
+
+    def review(self) -> None:
+        qty = self.policy.quantity(self.position_t(), self.use_t_per_day)
+        if qty > EPS_T:
+            self.order(qty)
+
+    def choose_lanes(self) -> list[tuple[Lane, float]]:
+        """Lanes to order through now, with the share of the order for each.
+
+        The best (lowest) priority among lanes not avoided after a denial; equal priorities
+        split by share. If every lane is avoided, all are tried again.
+        """
+        now = self.facility.env.now
+        lanes = [lane for lane in self.lanes if self.avoid_until.get(id(lane), -1.0) <= now] or self.lanes
+        if not lanes:
+            return []
+        best = min(lane.priority for lane in lanes)
+        group = [lane for lane in lanes if lane.priority == best]
+        total = sum(lane.share for lane in group)
+        return [(lane, lane.share / total) for lane in group]
+
+    def order(self, tonnes: float) -> None:
+        ledger, now = self.facility.ledger, self.facility.env.now
+        expedite = self.expedite_below_cover_days is not None and self.cover_days() < self.expedite_below_cover_days
+        for lane, share in self.choose_lanes():
+            qty = tonnes * share
+            self.on_order_t += qty
+            order = Order(ledger.new_order_id(), lane, qty, now, lane.fastest_mode if expedite else lane.default_mode)
+            lane.supplier.receive_order(order)
+
+    def delivered(self, tonnes: float) -> None:
+        self.on_order_t -= tonnes
+
+    def cancel_expected(self, tonnes: float) -> None:
+        self.on_order_t -= tonnes
+
+    def cancelled(self, lane: Lane, tonnes: float) -> None:
+        """A shipment was denied or refused: avoid the lane for a while and re-source now if
+        another lane is open (otherwise the next review orders again)."""
+        self.on_order_t -= tonnes
+        now = self.facility.env.now
+        self.avoid_until[id(lane)] = now + self.resource_after_denial_days
+        if any(self.avoid_until.get(id(other), -1.0) <= now for other in self.lanes):
+            self.review()

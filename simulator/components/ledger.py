@@ -1,0 +1,102 @@
+"""Orders, shipments and the ledger that follows every tonne through a run.
+
+The ledger counts what is produced and consumed per material and keeps the shipments that
+are still on their way (held at an exporter or in transit), so that a run can check its own
+mass balance from independent sources: facility stocks, live shipments, and the counters.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..records import Records
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .lane import Lane
+
+__all__ = ["Order", "Shipment", "Ledger", "EPS_T"]
+
+# Quantities below this many tonnes are treated as zero (float round-off, not material).
+EPS_T = 1e-9
+
+
+@dataclass(slots=True, eq=False)
+class Order:
+    """A buyer's request to one supplier (through one lane) for ``tonnes`` of its material."""
+
+    id: int
+    lane: "Lane"
+    tonnes: float
+    t_ordered: float
+    mode: str
+    remaining_t: float = 0.0  # not yet filled from the supplier's stock
+
+
+@dataclass(slots=True, eq=False)
+class Shipment:
+    """Goods that left a supplier's stock for one order (an order may ship in several parts)."""
+
+    id: int
+    order: Order
+    tonnes: float
+    t_filled: float
+    state: str = "held"  # held (at the exporter, clearing controls) -> transit -> delivered
+    t_cleared: float = float("nan")
+    t_delivered: float = float("nan")
+    extra: Any = None
+
+    @property
+    def lane(self) -> "Lane":
+        return self.order.lane
+
+
+@dataclass
+class Ledger:
+    """Run-wide accounting shared by components: ids, counters, live shipments, records."""
+
+    records: Records = field(default_factory=Records)
+    produced_t: defaultdict = field(default_factory=lambda: defaultdict(float))
+    consumed_t: defaultdict = field(default_factory=lambda: defaultdict(float))
+    initial_t: defaultdict = field(default_factory=lambda: defaultdict(float))
+    live: dict = field(default_factory=dict)  # shipment id -> Shipment not yet delivered/returned
+    _next_order: int = 0
+    _next_shipment: int = 0
+
+    def new_order_id(self) -> int:
+        self._next_order += 1
+        return self._next_order
+
+    def new_shipment_id(self) -> int:
+        self._next_shipment += 1
+        return self._next_shipment
+
+    def open_shipment(self, order: Order, tonnes: float, now: float) -> Shipment:
+        shipment = Shipment(self.new_shipment_id(), order, tonnes, now)
+        self.live[shipment.id] = shipment
+        return shipment
+
+    def close_shipment(self, shipment: Shipment, outcome: str, now: float) -> None:
+        """Remove a shipment from the live set and record it (delivered, denied or refused)."""
+        del self.live[shipment.id]
+        self.record_shipment(shipment, outcome)
+
+    def record_shipment(self, s: Shipment, outcome: str) -> None:
+        table = self.records.shipments
+        lane, order = s.order.lane, s.order
+        table.append(
+            s.id, order.id, table.code("material", lane.material), table.code("supplier", lane.supplier.name),
+            table.code("buyer", lane.buyer.name), table.code("exporter", lane.exporter),
+            table.code("destination", lane.destination), table.code("mode", order.mode), s.tonnes,
+            order.t_ordered, s.t_filled, s.t_cleared, s.t_delivered, table.code("outcome", outcome),
+            s.tonnes * lane.modes[order.mode][1],
+        )
+
+    def in_flight_t(self) -> tuple[dict, dict]:
+        """Tonnes per material held at exporters and in transit, from the live shipments."""
+        held: defaultdict = defaultdict(float)
+        transit: defaultdict = defaultdict(float)
+        for s in self.live.values():
+            (held if s.state == "held" else transit)[s.order.lane.material] += s.tonnes
+        return held, transit

@@ -1,0 +1,57 @@
+"""A mine: produces one material (ore, concentrate) in batches at its capacity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import simpy
+
+from .facility import Facility
+from .ledger import Ledger
+
+__all__ = ["Mine"]
+
+
+class Mine(Facility):
+    """Every ``batch_days`` adds ``capacity * utilisation`` worth of output, times a random
+    multiplier ``variability()`` if given, up to ``max_stock_t`` on hand (no buyer, no room)."""
+
+    kind = "mine"
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        country: str,
+        material: str,
+        capacity_t_per_year: float,
+        utilisation: float = 1.0,
+        variability: Callable[[], float] | None = None,
+        batch_days: float = 7.0,
+        initial_stock_t: float = 0.0,
+        max_stock_t: float | None = None,
+        ledger: Ledger | None = None,
+    ):
+        super().__init__(env, name, country, ledger)
+        self.material = material
+        self.capacity_t_per_year, self.utilisation = capacity_t_per_year, utilisation
+        self.variability, self.batch_days, self.max_stock_t = variability, batch_days, max_stock_t
+        self.add_initial_stock(material, initial_stock_t)
+        self.process = env.process(self.produce())
+
+    def planned_output_t_per_day(self, material: str) -> float:
+        return self.capacity_t_per_year * self.utilisation / 365.0 if material == self.material else 0.0
+
+    def produce(self):
+        material, ledger = self.material, self.ledger
+        while True:
+            yield self.env.timeout(self.batch_days)
+            qty = self.capacity_t_per_year * self.utilisation / 365.0 * self.batch_days
+            if self.variability is not None:
+                qty *= max(0.0, self.variability())
+            if self.max_stock_t is not None:
+                qty = min(qty, max(0.0, self.max_stock_t - self.stock[material]))
+            if qty > 0.0:
+                self.stock[material] += qty
+                ledger.produced_t[material] += qty
+                self.serve(material)

@@ -1,0 +1,95 @@
+"""A plant: turns inputs into one output by a recipe (separation, metal making, magnets)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import simpy
+
+from .facility import Facility
+from .ledger import EPS_T, Ledger
+
+__all__ = ["Plant"]
+
+
+class Plant(Facility):
+    """Makes ``output`` in batches every ``batch_days``.
+
+    A batch makes what refills finished stock to ``output_stock_days`` of planned output plus
+    the open order backlog, at most capacity, and at most what its inputs allow (the plant is
+    then *starved*). Inputs are consumed when a batch starts; output is ready after
+    ``processing_days()``. Inputs are replenished by their :class:`InputLine`.
+    """
+
+    kind = "plant"
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        country: str,
+        output: str,
+        recipe_t_per_t: Mapping[str, float],
+        capacity_t_per_year: float,
+        utilisation: float = 1.0,
+        processing_days: Callable[[], float] | None = None,
+        batch_days: float = 1.0,
+        output_stock_days: float = 14.0,
+        policy=None,
+        policies=None,
+        initial_stock_t: Mapping[str, float] | None = None,
+        expedite_below_cover_days: float | None = None,
+        resource_after_denial_days: float = 30.0,
+        ledger: Ledger | None = None,
+    ):
+        super().__init__(env, name, country, ledger)
+        self.output = output
+        self.recipe_t_per_t = dict(recipe_t_per_t)
+        self.capacity_t_per_year, self.utilisation = capacity_t_per_year, utilisation
+        self.processing_days = processing_days
+        self.batch_days, self.output_stock_days = batch_days, output_stock_days
+        self.wip_t = 0.0
+        self.stock.setdefault(output, 0.0)
+        initial = dict(initial_stock_t) if initial_stock_t is not None else {}
+        initial.setdefault(output, output_stock_days * self.planned_output_t_per_day(output))
+        self._make_inputs(self.recipe_t_per_t, policy, policies, initial, expedite_below_cover_days, resource_after_denial_days)
+        self._code = self.ledger.records.batches.code("facility", name)
+        self.process = env.process(self.produce())
+
+    def planned_output_t_per_day(self, material: str) -> float:
+        return self.capacity_t_per_year * self.utilisation / 365.0 if material == self.output else 0.0
+
+    def daily_use_t(self, material: str) -> float:
+        return self.recipe_t_per_t.get(material, 0.0) * self.capacity_t_per_year * self.utilisation / 365.0
+
+    def produce(self):
+        env, ledger, output, stock = self.env, self.ledger, self.output, self.stock
+        append = ledger.records.batches.append
+        while True:
+            room = self.capacity_t_per_year / 365.0 * self.batch_days
+            target = self.output_stock_days * self.planned_output_t_per_day(output) + self.backlog_t(output)
+            desired = min(room, max(0.0, target - stock[output] - self.wip_t))
+            qty = desired
+            for material, per_t in self.recipe_t_per_t.items():
+                qty = min(qty, stock[material] / per_t)
+            if qty > EPS_T:
+                for material, per_t in self.recipe_t_per_t.items():
+                    used = qty * per_t
+                    stock[material] -= used
+                    ledger.consumed_t[material] += used
+                self.wip_t += qty
+                delay = self.processing_days() if self.processing_days is not None else 0.0
+                if delay > 0:
+                    env.timeout(delay).callbacks.append(lambda _e, q=qty: self._finish(q))
+                else:
+                    self._finish(qty)
+            else:
+                qty = 0.0
+            append(self._code, env.now, desired, qty)
+            yield env.timeout(self.batch_days)
+
+    def _finish(self, qty: float) -> None:
+        self.wip_t -= qty
+        self.stock[self.output] += qty
+        self.ledger.produced_t[self.output] += qty
+        self.serve(self.output)

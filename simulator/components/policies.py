@@ -1,0 +1,70 @@
+"""Inventory policies: how much a buyer orders at a review, in tonnes.
+
+Levels are given in days of use so that one policy fits facilities of any size. Each policy
+is a small object with ``review_days`` and ``quantity(position_t, use_t_per_day)``; choose
+one by name through :data:`POLICIES` or pass your own object with the same two members.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["OrderUpTo", "MinMax", "FixedQuantity", "POLICIES"]
+
+
+@dataclass
+class OrderUpTo:
+    """Periodic review, order up to ``target_days`` of use (the default policy)."""
+
+    review_days: float = 7.0
+    target_days: float = 60.0
+
+    def quantity(self, position_t: float, use_t_per_day: float) -> float:
+        return max(0.0, self.target_days * use_t_per_day - position_t)
+
+    @property
+    def start_days(self) -> float:
+        """Default opening stock, in days of use."""
+        return self.target_days
+
+
+@dataclass
+class MinMax:
+    """(s, S): when the position is below ``reorder_days`` of use, order up to ``target_days``."""
+
+    review_days: float = 1.0
+    reorder_days: float = 20.0
+    target_days: float = 60.0
+
+    def quantity(self, position_t: float, use_t_per_day: float) -> float:
+        if position_t < self.reorder_days * use_t_per_day:
+            return max(0.0, self.target_days * use_t_per_day - position_t)
+        return 0.0
+
+    @property
+    def start_days(self) -> float:
+        return self.target_days
+
+
+@dataclass
+class FixedQuantity:
+    """(s, Q): order as many lots of ``quantity_days`` of use as bring the position to s or above."""
+
+    review_days: float = 1.0
+    reorder_days: float = 20.0
+    quantity_days: float = 30.0
+
+    def quantity(self, position_t: float, use_t_per_day: float) -> float:
+        reorder_t, lot_t = self.reorder_days * use_t_per_day, self.quantity_days * use_t_per_day
+        if position_t >= reorder_t or lot_t <= 0:
+            return 0.0
+        lots = math.floor((reorder_t - position_t) / lot_t) + 1
+        return lots * lot_t
+
+    @property
+    def start_days(self) -> float:
+        return self.reorder_days + self.quantity_days
+
+
+POLICIES = {"order_up_to": OrderUpTo, "s_S": MinMax, "s_Q": FixedQuantity}

@@ -1,0 +1,72 @@
+"""A demand sector at one place: makes units daily from a bill of materials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import simpy
+
+from .facility import Facility
+from .ledger import Ledger
+
+__all__ = ["Sector"]
+
+
+class Sector(Facility):
+    """Plans ``units_per_year / 365`` units a day; each unit needs ``bom_kg_per_unit`` of every
+    input. A day makes what the scarcest input allows. Unmet units are lost, or (``unmet_demand
+    ="backorder"``) made later, at most ``catchup_factor`` times the plan a day."""
+
+    kind = "sector"
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        country: str,
+        units_per_year: float,
+        bom_kg_per_unit: Mapping[str, float],
+        sector: str = "demand",
+        unmet_demand: str = "lost",
+        catchup_factor: float = 1.2,
+        policy=None,
+        policies=None,
+        initial_stock_t: Mapping[str, float] | None = None,
+        expedite_below_cover_days: float | None = None,
+        resource_after_denial_days: float = 30.0,
+        ledger: Ledger | None = None,
+    ):
+        super().__init__(env, name, country, ledger)
+        if unmet_demand not in ("lost", "backorder"):
+            raise ValueError(f"unmet_demand must be 'lost' or 'backorder', got {unmet_demand!r}")
+        self.sector, self.units_per_year = sector, units_per_year
+        self.bom_kg_per_unit = dict(bom_kg_per_unit)
+        self.unmet_demand, self.catchup_factor = unmet_demand, catchup_factor
+        self.backlog_units = 0.0
+        self._make_inputs(self.bom_kg_per_unit, policy, policies, initial_stock_t, expedite_below_cover_days, resource_after_denial_days)
+        self._code = self.ledger.records.production.code("facility", name)
+        self.process = env.process(self.produce())
+
+    def daily_use_t(self, material: str) -> float:
+        return self.units_per_year / 365.0 * self.bom_kg_per_unit.get(material, 0.0) / 1000.0
+
+    def produce(self):
+        env, stock, consumed = self.env, self.stock, self.ledger.consumed_t
+        append = self.ledger.records.production.append
+        while True:
+            plan = self.units_per_year / 365.0
+            goal = plan
+            if self.unmet_demand == "backorder" and self.backlog_units > 0:
+                goal += min(self.backlog_units, (self.catchup_factor - 1.0) * plan)
+            made = goal
+            for material, kg in self.bom_kg_per_unit.items():
+                made = min(made, stock[material] * 1000.0 / kg)
+            made = max(made, 0.0)
+            for material, kg in self.bom_kg_per_unit.items():
+                used = made * kg / 1000.0
+                stock[material] -= used
+                consumed[material] += used
+            if self.unmet_demand == "backorder":
+                self.backlog_units = max(0.0, self.backlog_units + plan - made)
+            append(self._code, env.now, plan, made)
+            yield env.timeout(1.0)

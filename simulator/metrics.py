@@ -1,0 +1,296 @@
+"""Pure functions from a run's records to the tables users read.
+
+Nothing here knows SimPy: inputs are the record tables as DataFrames and a small
+:class:`RunInfo`; every output column is documented in the function that computes it.
+Only what happens from the scenario's start date on is reported (warm-up is dropped).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["RunInfo", "shortages", "plant_starvation", "lead_times", "lead_time_stats", "flows_monthly",
+           "licences", "inventory_daily", "headline", "summary"]
+
+STOP_TOLERANCE = 1e-9  # a day short by more than this share of plan counts as stopped
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What metrics need to know about a run besides its records."""
+
+    start: dt.date
+    t_start: float  # simulation time of the start date (the warm-up length)
+    t_end: float
+    facilities: dict[str, dict] = field(default_factory=dict)  # name -> kind, country, sector, unit, ...
+
+    def dates(self, t) -> pd.Series:
+        """Simulation times -> ISO dates (strings; empty where time is missing)."""
+        t = np.asarray(t, dtype=float)
+        days = np.floor(t - self.t_start)
+        base = np.datetime64(self.start)
+        out = np.where(np.isnan(days), "", (base + np.nan_to_num(days).astype("int64").astype("timedelta64[D]")).astype(str))
+        return pd.Series(out)
+
+    def date(self, t: float) -> str:
+        if t is None or (isinstance(t, float) and math.isnan(t)):
+            return ""
+        return (self.start + dt.timedelta(days=math.floor(t - self.t_start))).isoformat()
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start index, length) of each run of True in a boolean array."""
+    runs, start = [], None
+    for i, flag in enumerate(flags):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            runs.append((start, i - start))
+            start = None
+    if start is not None:
+        runs.append((start, len(flags) - start))
+    return runs
+
+
+def _outages(times: np.ndarray, short: np.ndarray, step_days: float, info: RunInfo) -> dict:
+    runs = _runs(short)
+    if not runs:
+        return {"stopped_days": 0.0, "first_stop": "", "longest_stop_days": 0.0, "recovered": ""}
+    last_start, last_len = runs[-1]
+    recovered = "" if last_start + last_len >= len(short) else info.date(times[last_start + last_len])
+    return {
+        "stopped_days": float(short.sum()) * step_days,
+        "first_stop": info.date(times[runs[0][0]]),
+        "longest_stop_days": max(length for _, length in runs) * step_days,
+        "recovered": recovered,
+    }
+
+
+def shortages(production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+    """One row per demand facility.
+
+    Columns: ``facility``; ``sector``; ``country``; ``unit`` (what a unit is); ``units_planned``
+    and ``units_produced`` over the horizon; ``units_lost`` = planned - produced (with
+    backorders, what was still not made at the end); ``share_lost`` = lost / planned;
+    ``stopped_days``: days that made less than plan; ``first_stop``: first such day (ISO date,
+    empty if none); ``longest_stop_days``: longest run of such days; ``recovered``: first day
+    back at plan after the last stop (empty if never stopped or still stopped at the end).
+    """
+    rows = []
+    prod = production[production["t"] >= info.t_start - 1e-9]
+    groups = dict(tuple(prod.groupby("facility", observed=True))) if len(prod) else {}
+    for name, meta in info.facilities.items():
+        if meta["kind"] != "sector":
+            continue
+        g = groups.get(name)
+        if g is None or g.empty:
+            planned = produced = 0.0
+            stops = _outages(np.array([]), np.array([], dtype=bool), 1.0, info)
+        else:
+            g = g.sort_values("t")
+            planned, produced = float(g["planned_units"].sum()), float(g["produced_units"].sum())
+            short = (g["produced_units"].to_numpy() < g["planned_units"].to_numpy() * (1 - STOP_TOLERANCE)) & (g["planned_units"].to_numpy() > 0)
+            stops = _outages(g["t"].to_numpy(), short, 1.0, info)
+        lost = max(0.0, planned - produced)
+        rows.append({
+            "facility": name, "sector": meta.get("sector", ""), "country": meta["country"], "unit": meta.get("unit", "units"),
+            "units_planned": planned, "units_produced": produced, "units_lost": lost,
+            "share_lost": lost / planned if planned > 0 else 0.0, **stops,
+        })
+    columns = ["facility", "sector", "country", "unit", "units_planned", "units_produced", "units_lost", "share_lost",
+               "stopped_days", "first_stop", "longest_stop_days", "recovered"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def plant_starvation(batches: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+    """One row per plant: ``facility``, ``country``, ``output``; ``desired_t`` (what batches
+    wanted to make: refill finished stock and open orders, within capacity) and ``produced_t``;
+    ``short_t`` = desired - produced; ``starved_days``: days in batches its inputs cut short;
+    ``first_starved``, ``longest_starved_days``, ``recovered`` as for demand facilities."""
+    rows = []
+    b = batches[batches["t"] >= info.t_start - 1e-9]
+    groups = dict(tuple(b.groupby("facility", observed=True))) if len(b) else {}
+    for name, meta in info.facilities.items():
+        if meta["kind"] != "plant":
+            continue
+        g = groups.get(name)
+        if g is None or g.empty:
+            desired = produced = 0.0
+            stops = _outages(np.array([]), np.array([], dtype=bool), 1.0, info)
+        else:
+            g = g.sort_values("t")
+            desired, produced = float(g["desired_t"].sum()), float(g["produced_t"].sum())
+            short = g["produced_t"].to_numpy() < g["desired_t"].to_numpy() * (1 - 1e-6)
+            stops = _outages(g["t"].to_numpy(), short, meta.get("batch_days", 1.0), info)
+        rows.append({
+            "facility": name, "country": meta["country"], "output": meta.get("output", ""),
+            "desired_t": desired, "produced_t": produced, "short_t": max(0.0, desired - produced),
+            "starved_days": stops["stopped_days"], "first_starved": stops["first_stop"],
+            "longest_starved_days": stops["longest_stop_days"], "recovered": stops["recovered"],
+        })
+    columns = ["facility", "country", "output", "desired_t", "produced_t", "short_t", "starved_days",
+               "first_starved", "longest_starved_days", "recovered"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def lead_times(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+    """One row per delivered shipment (an order filled in parts gives one row per part).
+
+    Columns: ``order_id``, ``shipment_id``, ``material``, ``supplier``, ``buyer``, ``exporter``
+    and ``destination`` (country codes), ``mode``; ``ordered`` and ``delivered`` (ISO dates);
+    ``tonnes``; ``lead_time_days`` = delivered - ordered, split into ``wait_stock_days``
+    (order placed -> goods left the supplier's stock), ``wait_licence_days`` (held at the
+    exporter: licence review, quota or ban) and ``transit_days``. Shipments delivered from
+    the start date on.
+    """
+    d = shipments[(shipments["outcome"] == "delivered") & (shipments["t_delivered"] >= info.t_start)].copy()
+    d = d.sort_values(["t_delivered", "shipment_id"]).reset_index(drop=True)
+    out = pd.DataFrame({
+        "order_id": d["order_id"].to_numpy(), "shipment_id": d["shipment_id"].to_numpy(),
+        "material": d["material"].astype(str).to_numpy(), "supplier": d["supplier"].astype(str).to_numpy(),
+        "buyer": d["buyer"].astype(str).to_numpy(), "exporter": d["exporter"].astype(str).to_numpy(),
+        "destination": d["destination"].astype(str).to_numpy(), "mode": d["mode"].astype(str).to_numpy(),
+        "ordered": info.dates(d["t_ordered"]).to_numpy(), "delivered": info.dates(d["t_delivered"]).to_numpy(),
+        "tonnes": d["tonnes"].to_numpy(),
+        "lead_time_days": (d["t_delivered"] - d["t_ordered"]).to_numpy(),
+        "wait_stock_days": (d["t_filled"] - d["t_ordered"]).to_numpy(),
+        "wait_licence_days": (d["t_cleared"] - d["t_filled"]).to_numpy(),
+        "transit_days": (d["t_delivered"] - d["t_cleared"]).to_numpy(),
+    })
+    return out
+
+
+def _describe(values: pd.Series) -> dict:
+    v = values.to_numpy(dtype=float)
+    if len(v) == 0:
+        return {"mean": math.nan, "p50": math.nan, "p90": math.nan, "p99": math.nan}
+    p50, p90, p99 = np.percentile(v, [50, 90, 99])
+    return {"mean": float(v.mean()), "p50": float(p50), "p90": float(p90), "p99": float(p99)}
+
+
+def lead_time_stats(lt: pd.DataFrame) -> pd.DataFrame:
+    """Lead-time distributions by ``by`` in (destination, material, lane, month) and ``group``.
+
+    Columns: ``by``, ``group``, ``shipments``, ``tonnes``, ``mean``, ``p50``, ``p90``, ``p99`` (days,
+    order to delivery), and the means of ``wait_stock_days``, ``wait_licence_days`` and
+    ``transit_days``. ``month`` is the month of delivery (YYYY-MM).
+    """
+    keys = {
+        "destination": lt["destination"],
+        "material": lt["material"],
+        "lane": lt["supplier"] + ">" + lt["buyer"] + ":" + lt["material"],
+        "month": lt["delivered"].str.slice(0, 7),
+    }
+    rows = []
+    for by, key in keys.items():
+        for group, g in lt.groupby(key, sort=True):
+            rows.append({"by": by, "group": group, "shipments": len(g), "tonnes": float(g["tonnes"].sum()),
+                         **_describe(g["lead_time_days"]),
+                         "wait_stock_days": float(g["wait_stock_days"].mean()),
+                         "wait_licence_days": float(g["wait_licence_days"].mean()),
+                         "transit_days": float(g["transit_days"].mean())})
+    return pd.DataFrame(rows, columns=["by", "group", "shipments", "tonnes", "mean", "p50", "p90", "p99",
+                                       "wait_stock_days", "wait_licence_days", "transit_days"])
+
+
+def flows_monthly(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+    """Tonnes leaving each exporter per month: ``month`` (YYYY-MM, when the shipment cleared the
+    exporter's controls and left), ``exporter``, ``destination`` (countries; domestic deliveries
+    have exporter == destination), ``material``, ``tonnes``."""
+    s = shipments[shipments["t_cleared"].notna() & (shipments["t_cleared"] >= info.t_start) & (shipments["t_cleared"] < info.t_end)]
+    frame = pd.DataFrame({
+        "month": info.dates(s["t_cleared"]).str.slice(0, 7).to_numpy(),
+        "exporter": s["exporter"].astype(str).to_numpy(), "destination": s["destination"].astype(str).to_numpy(),
+        "material": s["material"].astype(str).to_numpy(), "tonnes": s["tonnes"].to_numpy(),
+    })
+    out = frame.groupby(["month", "exporter", "destination", "material"], as_index=False, sort=True)["tonnes"].sum()
+    return out[["month", "exporter", "destination", "material", "tonnes"]]
+
+
+def licences(lic: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+    """One row per licence application: ``control``, ``exporter``, ``destination``, ``material``,
+    ``tonnes``, ``applied`` and ``decided`` (ISO dates; decided empty while pending),
+    ``decision`` (approved, denied, released: approved in a backlog release or because the
+    control was lifted; pending at end), ``wait_days`` (applied -> decided, or -> end)."""
+    lic = lic.sort_values(["t_applied"], kind="stable").reset_index(drop=True)
+    pending = lic["decision"].astype(str) == "pending at end"
+    decided_t = lic["t_decided"].where(~pending, np.nan)
+    return pd.DataFrame({
+        "control": lic["control"].astype(str), "exporter": lic["exporter"].astype(str),
+        "destination": lic["destination"].astype(str), "material": lic["material"].astype(str),
+        "tonnes": lic["tonnes"], "applied": info.dates(lic["t_applied"]), "decided": info.dates(decided_t),
+        "decision": lic["decision"].astype(str),
+        "wait_days": np.where(pending, info.t_end - lic["t_applied"], lic["t_decided"] - lic["t_applied"]),
+    })
+
+
+def inventory_daily(inv: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+    """Inventory snapshots: ``date``, ``facility``, ``material``, ``on_hand_t``, ``days_of_cover``
+    (on hand / planned daily use, or for outputs / planned daily output; empty for reserves)."""
+    return pd.DataFrame({
+        "date": info.dates(inv["t"]), "facility": inv["facility"].astype(str),
+        "material": inv["material"].astype(str), "on_hand_t": inv["on_hand_t"], "days_of_cover": inv["days_of_cover"],
+    })
+
+
+def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]:
+    """Flat scalar metrics, the ones sweeps collect. Names are ``metric`` or ``metric.key``:
+
+    ``units_lost.<facility>``, ``share_lost.<facility>``, ``stopped_days.<facility>``,
+    ``first_stop_day.<facility>`` (days from start; NaN if never), ``share_lost.<sector>`` (all
+    places), ``share_lost.all``, ``lead_time_p50.<destination>``, ``lead_time_p90.<destination>``,
+    ``wait_licence_mean.<destination>``, ``exports_t.<exporter>`` (cross-border tonnes),
+    ``licences_applied``, ``licences_approved``, ``licences_denied``.
+    """
+    out: dict[str, float] = {}
+    sh = tables["shortages"]
+    start = info.start
+    for row in sh.itertuples(index=False):
+        out[f"units_lost.{row.facility}"] = row.units_lost
+        out[f"share_lost.{row.facility}"] = row.share_lost
+        out[f"stopped_days.{row.facility}"] = row.stopped_days
+        out[f"first_stop_day.{row.facility}"] = (dt.date.fromisoformat(row.first_stop) - start).days if row.first_stop else math.nan
+    for sector, g in sh.groupby("sector"):
+        planned = g["units_planned"].sum()
+        out[f"share_lost.{sector}"] = float(g["units_lost"].sum() / planned) if planned > 0 else 0.0
+    if len(sh):
+        # Units differ between sectors (vehicles, MW), so "all" is the plain mean of facility shares.
+        out["share_lost.all"] = float(sh["share_lost"].mean())
+    lt = tables["lead_times"]
+    for dest, g in lt.groupby("destination"):
+        out[f"lead_time_p50.{dest}"] = float(g["lead_time_days"].median())
+        out[f"lead_time_p90.{dest}"] = float(np.percentile(g["lead_time_days"], 90))
+        out[f"wait_licence_mean.{dest}"] = float(g["wait_licence_days"].mean())
+    fl = tables["flows_monthly"]
+    cross = fl[fl["exporter"] != fl["destination"]]
+    for exporter, g in cross.groupby("exporter"):
+        out[f"exports_t.{exporter}"] = float(g["tonnes"].sum())
+    lic = tables["licences"]
+    out["licences_applied"] = float(len(lic))
+    out["licences_approved"] = float((lic["decision"].isin(["approved", "released"])).sum())
+    out["licences_denied"] = float((lic["decision"] == "denied").sum())
+    return out
+
+
+def summary(tables: dict[str, pd.DataFrame]) -> dict:
+    """Headline figures per demand facility and per destination, for summary.json."""
+    sh = tables["shortages"]
+    lt = tables["lead_times"]
+    by_destination = {}
+    for dest, g in lt.groupby("destination"):
+        by_destination[dest] = {
+            "shipments": int(len(g)), "tonnes": float(g["tonnes"].sum()),
+            **{f"lead_time_{k}_days": v for k, v in _describe(g["lead_time_days"]).items()},
+            "wait_stock_mean_days": float(g["wait_stock_days"].mean()),
+            "wait_licence_mean_days": float(g["wait_licence_days"].mean()),
+            "transit_mean_days": float(g["transit_days"].mean()),
+        }
+    return {
+        "demand_facilities": {r["facility"]: {k: v for k, v in r.items() if k != "facility"} for r in sh.to_dict("records")},
+        "destinations": by_destination,
+    }

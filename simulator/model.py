@@ -1,0 +1,315 @@
+"""Builds a running model from a :class:`~simulator.scenario.Scenario`.
+
+This is the only module that knows both the schema and the components: it turns specs into
+components with their random streams, wires lanes and controls, schedules the timeline, and
+samples inventories. Simulation time is in days; time zero is ``start - warmup_days``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import simpy
+
+from . import components as c
+from . import scenario as sp
+from .rng import BlockSampler, Streams, uniform_sampler
+
+__all__ = ["Model", "MassBalanceError"]
+
+
+class MassBalanceError(RuntimeError):
+    """Material was created or destroyed: a bug in the simulator, never a user error."""
+
+
+class Model:
+    """A scenario's components on one SimPy environment, ready to ``run()``."""
+
+    def __init__(self, scenario: sp.Scenario, seed: int | None = None):
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else int(seed)
+        self.env = simpy.Environment()
+        self.ledger = c.Ledger()
+        self.streams = Streams(self.seed)
+        self.t_start = float(scenario.warmup_days)
+        self.t_end = self.t_start + scenario.horizon_days
+        self.specs: dict[str, Any] = {**scenario.facilities, **scenario.controls}
+        self.controls = {name: self._build_control(name, spec) for name, spec in scenario.controls.items()}
+        self.facilities = {name: self._build_facility(name, spec) for name, spec in scenario.facilities.items()}
+        self.lanes = [self._build_lane(i, spec) for i, spec in enumerate(scenario.lanes)]
+        for event in scenario.timeline:
+            self._schedule(event)
+        self._pairs = self._inventory_pairs()
+        self.env.process(self._sample_inventory())
+        self.finished = False
+
+    # ----------------------------------------------------------------- time
+
+    def time_of(self, day: dt.date) -> float:
+        return self.t_start + (day - self.scenario.start).days
+
+    def date_of(self, t: float) -> dt.date:
+        return self.scenario.start + dt.timedelta(days=math.floor(t - self.t_start))
+
+    # ----------------------------------------------------------------- random quantities
+
+    def sampler(self, dist: sp.Distribution | None, *names: str) -> BlockSampler | None:
+        if dist is None:
+            return None
+        return BlockSampler(dist.draw, self.streams.generator(*names))
+
+    def _working_days(self, sampler) -> callable:
+        """Review durations given in working days, turned into calendar days from today."""
+        env = self.env
+
+        def draw() -> float:
+            working = sampler()
+            whole = math.ceil(working)
+            today = np.datetime64(self.date_of(env.now))
+            end = np.busday_offset(today, whole, roll="forward")
+            return float((end - today).astype(int)) - (whole - working)
+
+        return draw
+
+    # ----------------------------------------------------------------- building
+
+    def _policy(self, spec):
+        fields = spec.model_dump(exclude={"type"})
+        return c.POLICIES[spec.type](**fields)
+
+    def _buyer_args(self, spec) -> dict:
+        return dict(
+            policy=self._policy(spec.policy),
+            policies={m: self._policy(p) for m, p in spec.policies.items()},
+            initial_stock_t=spec.initial_stock_t,
+            expedite_below_cover_days=spec.expedite_below_cover_days,
+            resource_after_denial_days=spec.resource_after_denial_days,
+        )
+
+    def _build_facility(self, name: str, spec):
+        env, ledger = self.env, self.ledger
+        if isinstance(spec, sp.Mine):
+            return c.Mine(env, name, spec.country, spec.material, spec.capacity_t_per_year, spec.utilisation,
+                          self.sampler(spec.variability, name, "variability"), spec.batch_days,
+                          spec.initial_stock_t, spec.max_stock_t, ledger=ledger)
+        if isinstance(spec, sp.Plant):
+            return c.Plant(env, name, spec.country, spec.output, spec.recipe_t_per_t, spec.capacity_t_per_year,
+                           spec.utilisation, self.sampler(spec.processing_days, name, "processing"),
+                           spec.batch_days, spec.output_stock_days, ledger=ledger, **self._buyer_args(spec))
+        if isinstance(spec, sp.Sector):
+            return c.Sector(env, name, spec.country, spec.units_per_year, spec.bom_kg_per_unit, spec.sector,
+                            spec.unmet_demand, spec.catchup_factor, ledger=ledger, **self._buyer_args(spec))
+        if isinstance(spec, sp.Stockpile):
+            return c.Stockpile(env, name, spec.country, spec.stock_t, spec.release_below_cover_days,
+                               spec.release_target_cover_days, ledger=ledger)
+        raise TypeError(f"no component for {type(spec).__name__}")  # pragma: no cover
+
+    def _build_lane(self, index: int, spec: sp.Lane) -> c.Lane:
+        key = f"lane:{spec.supplier}>{spec.buyer}:{spec.material}"
+        modes = {
+            name: c.Mode(self.sampler(m.transit_days, key, name), m.cost_per_t, m.transit_days.mean())
+            for name, m in spec.modes.items()
+        }
+        return c.Lane(self.env, self.facilities[spec.supplier], self.facilities[spec.buyer], spec.material,
+                      modes, spec.default_mode, spec.priority, spec.share, controls=list(self.controls.values()))
+
+    def _scope(self, spec) -> dict:
+        materials = [m for m, mat in self.scenario.materials.items() if sp.material_in_scope(spec, m, mat)]
+        dest = spec.destinations
+        return dict(
+            materials=materials,
+            destinations=list(dest.include) if isinstance(dest, sp.Include) else None,
+            excluded_destinations=list(dest.exclude) if isinstance(dest, sp.Exclude) else (),
+        )
+
+    def _build_control(self, name: str, spec):
+        env = self.env
+        scope = self._scope(spec)
+        materials = scope.pop("materials")
+        if isinstance(spec, sp.Licensing):
+            office = c.LicensingOffice(
+                env, spec.reviewers, self._review_sampler(name, spec), spec.approval_probability,
+                uniform_sampler(self.streams.generator(name, "decisions")), spec.approval_by_destination,
+                on_decision=lambda app, name=name: self._record_licence(name, app),
+            )
+            control = c.LicensingControl(env, name, spec.exporter, materials, office, **scope)
+        elif isinstance(spec, sp.Quota):
+            control = c.QuotaControl(env, name, spec.exporter, materials, spec.tonnes_per_period,
+                                     self._period_end(spec.period), spec.on_exceed, **scope)
+        else:
+            control = c.BanControl(env, name, spec.exporter, materials, spec.on_block, **scope)
+        control.in_force = spec.in_force_at_start
+        return control
+
+    def _review_sampler(self, name: str, spec: sp.Licensing):
+        if spec.review_working_days is not None:
+            return self._working_days(self.sampler(spec.review_working_days, name, "review"))
+        return self.sampler(spec.review_days, name, "review")
+
+    def _period_end(self, period: str):
+        months = {"year": 12, "half_year": 6, "quarter": 3, "month": 1}[period]
+
+        def end_of_period(t: float) -> float:
+            day = self.date_of(t)
+            first_month = (day.month - 1) // months * months  # 0-based month the period starts
+            total = day.year * 12 + first_month + months
+            return self.time_of(dt.date(total // 12, total % 12 + 1, 1))
+
+        return end_of_period
+
+    # ----------------------------------------------------------------- timeline
+
+    def _schedule(self, event) -> None:
+        delay = self.time_of(event.date) - self.env.now
+        self.env.timeout(max(0.0, delay)).callbacks.append(lambda _e, event=event: self.apply(event))
+
+    def apply(self, event) -> None:
+        """Carry out one timeline event now."""
+        detail = ""
+        if isinstance(event, sp.Impose):
+            self.controls[event.control].impose()
+            target = event.control
+        elif isinstance(event, sp.Lift):
+            self.controls[event.control].lift()
+            target = event.control
+        elif isinstance(event, sp.Suspend):
+            self.controls[event.control].lift()
+            target = event.control
+            if event.until is not None:
+                detail = f"until {event.until}"
+                if self.time_of(event.until) <= self.t_end:
+                    self._schedule(sp.Impose(action="impose", control=event.control, date=event.until))
+        elif isinstance(event, sp.Release):
+            count = self.controls[event.control].release(event.fraction)
+            target, detail = event.control, f"{count} applications released ({event.fraction:g} of backlog)"
+        elif isinstance(event, sp.ReleaseStockpile):
+            shipped = self.facilities[event.facility].release(event.material, event.tonnes)
+            target, detail = event.facility, f"{shipped:.6g} t {event.material} released"
+        elif isinstance(event, sp.Ease):
+            self._change_control(event.control, event.set)
+            target, detail = event.control, ", ".join(f"{k}={v}" for k, v in event.set.items())
+        elif isinstance(event, sp.SetParameter):
+            _, name, field = event.path.split(".")
+            self._change_facility(name, field, event.value)
+            target, detail = name, f"{field}={event.value}"
+        else:  # pragma: no cover - the schema admits no other action
+            raise TypeError(event)
+        table = self.ledger.records.events
+        table.append(self.env.now, table.code("action", event.action), table.code("target", target),
+                     table.code("detail", detail))
+
+    def _change_control(self, name: str, changes: dict) -> None:
+        spec = self.specs[name] = sp.apply_change(self.specs[name], changes)
+        control = self.controls[name]
+        if any(k in changes for k in ("materials", "elements", "destinations")):
+            control.set_scope(**self._scope(spec))
+        if isinstance(control, c.LicensingControl):
+            office = control.office
+            office.approval_probability = spec.approval_probability
+            office.approval_by_destination = dict(spec.approval_by_destination)
+            if "review_days" in changes or "review_working_days" in changes:
+                office.review_days = self._review_sampler(name + f"@{self.env.now:g}", spec)
+            office.set_reviewers(spec.reviewers)
+        elif isinstance(control, c.QuotaControl):
+            control.on_exceed = spec.on_exceed
+            control.set_cap(spec.tonnes_per_period)
+        elif isinstance(control, c.BanControl):
+            control.on_block = spec.on_block
+
+    def _change_facility(self, name: str, field: str, value) -> None:
+        spec = self.specs[name] = sp.apply_change(self.specs[name], {field: value})
+        facility = self.facilities[name]
+        new = getattr(spec, field)
+        if field in ("variability", "processing_days"):
+            new = self.sampler(new, name, field, f"{self.env.now:g}")
+        if field == "release_below_cover_days":
+            facility.set_release_below(new)
+        elif field == "bom_kg_per_unit":
+            facility.bom_kg_per_unit = dict(new)
+        else:
+            setattr(facility, field, new)
+
+    # ----------------------------------------------------------------- records
+
+    def _record_licence(self, control: str, app: c.Application, decision: str | None = None) -> None:
+        table = self.ledger.records.licences
+        lane = app.payload.order.lane
+        table.append(
+            table.code("control", control), table.code("exporter", lane.exporter),
+            table.code("destination", lane.destination), table.code("material", lane.material),
+            app.payload.tonnes, app.t_applied, app.t_review_start, app.t_decided,
+            table.code("decision", decision or app.state),
+        )
+
+    def _inventory_pairs(self) -> list[tuple]:
+        table = self.ledger.records.inventory
+        pairs = []
+        for name, fac in self.facilities.items():
+            for material in fac.stock:
+                rate = fac.daily_use_t(material) or fac.planned_output_t_per_day(material)
+                pairs.append((fac.stock, material, table.code("facility", name), table.code("material", material), rate, fac, name))
+        return pairs
+
+    def _sample_inventory(self):
+        append = self.ledger.records.inventory.append
+        step = self.scenario.inventory_sample_days
+        env = self.env
+        yield env.timeout(self.t_start)
+        while True:
+            now = env.now
+            for stock, material, f_code, m_code, _rate, fac, _name in self._pairs:
+                on_hand = stock[material]
+                rate = fac.daily_use_t(material) or fac.planned_output_t_per_day(material)
+                append(now, f_code, m_code, on_hand, on_hand / rate if rate > 0 else math.nan)
+            yield env.timeout(step)
+
+    # ----------------------------------------------------------------- running
+
+    def run(self) -> None:
+        """Simulate warm-up and horizon, then close the books (check mass, record the rest)."""
+        if self.finished:
+            raise RuntimeError("this model has already run; build a new one")
+        self.env.run(until=self.t_end)
+        self.balance = self.mass_balance()
+        self._record_unfinished()
+        self.finished = True
+        worst = self.balance["residual_t"]
+        if abs(worst) > 1e-9 * max(1.0, self.balance["throughput_t"]):
+            raise MassBalanceError(f"mass balance residual {worst:.3g} t (throughput {self.balance['throughput_t']:.6g} t): {self.balance['by_material']}")
+
+    def mass_balance(self) -> dict:
+        """Initial + produced = on hand + held + in transit + consumed, per material and in all."""
+        ledger = self.ledger
+        on_hand: defaultdict = defaultdict(float)
+        for fac in self.facilities.values():
+            for material, tonnes in fac.stock.items():
+                on_hand[material] += tonnes
+        held, transit = ledger.in_flight_t()
+        materials = set(on_hand) | set(ledger.produced_t) | set(ledger.consumed_t) | set(held) | set(transit) | set(ledger.initial_t)
+        by_material = {}
+        for m in sorted(materials):
+            row = {
+                "initial_t": ledger.initial_t[m], "produced_t": ledger.produced_t[m], "on_hand_t": on_hand[m],
+                "in_transit_t": transit[m], "held_t": held[m], "consumed_t": ledger.consumed_t[m],
+            }
+            row["residual_t"] = row["initial_t"] + row["produced_t"] - row["on_hand_t"] - row["in_transit_t"] - row["held_t"] - row["consumed_t"]
+            by_material[m] = row
+        totals = {k: sum(r[k] for r in by_material.values()) for k in ("initial_t", "produced_t", "on_hand_t", "in_transit_t", "held_t", "consumed_t")}
+        worst = max((r["residual_t"] for r in by_material.values()), key=abs, default=0.0)
+        return {**totals, "residual_t": worst, "throughput_t": totals["initial_t"] + totals["produced_t"], "by_material": by_material}
+
+    def _record_unfinished(self) -> None:
+        for shipment in list(self.ledger.live.values()):
+            self.ledger.record_shipment(shipment, "held at end" if shipment.state == "held" else "in transit at end")
+        for name, control in self.controls.items():
+            if isinstance(control, c.LicensingControl):
+                for app in [*control.office.in_review, *control.office.queue]:
+                    self._record_licence(name, app, "pending at end")
+
+    def events_processed(self) -> int:
+        """SimPy events scheduled so far (the environment's event counter)."""
+        return next(self.env._eid)  # noqa: SLF001 - SimPy keeps the count in this counter

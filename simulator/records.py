@@ -1,0 +1,97 @@
+"""The event log: compact, column-wise tables appended in memory during a run.
+
+Numbers go into ``array`` columns (8 bytes a float, 4 an index) and names into category
+columns (an index into a list of names), so memory grows with the number of records, not
+with Python objects per event. Tables convert to pandas DataFrames at the end of a run.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+
+__all__ = ["Table", "Records"]
+
+
+class Table:
+    """Columns of one kind of record. ``kinds`` maps column name to ``"f"`` (float), ``"i"``
+    (integer) or ``"c"`` (category: a name stored as a small integer)."""
+
+    def __init__(self, kinds: dict[str, str]):
+        self.kinds = dict(kinds)
+        self.columns: dict[str, array] = {
+            name: array("d") if kind == "f" else array("q" if kind == "i" else "i") for name, kind in kinds.items()
+        }
+        self.categories: dict[str, list[str]] = {n: [] for n, k in kinds.items() if k == "c"}
+        self._codes: dict[str, dict[str, int]] = {n: {} for n in self.categories}
+        self._appenders = [self.columns[name].append for name in kinds]
+
+    def code(self, column: str, name: str) -> int:
+        """The integer that stands for ``name`` in a category column (added if new)."""
+        codes = self._codes[column]
+        found = codes.get(name)
+        if found is None:
+            found = codes[name] = len(self.categories[column])
+            self.categories[column].append(name)
+        return found
+
+    def append(self, *values) -> None:
+        """Append one row, values in column order; category values already as codes."""
+        for add, value in zip(self._appenders, values):
+            add(value)
+
+    def __len__(self) -> int:
+        first = next(iter(self.columns.values()), None)
+        return len(first) if first is not None else 0
+
+    def to_frame(self):
+        import numpy as np
+        import pandas as pd
+
+        data = {}
+        for name, kind in self.kinds.items():
+            values = np.frombuffer(self.columns[name], dtype={"f": np.float64, "i": np.int64, "c": np.int32}[kind]) if len(self.columns[name]) else np.array([], dtype={"f": np.float64, "i": np.int64, "c": np.int32}[kind])
+            if kind == "c":
+                data[name] = pd.Categorical.from_codes(values, categories=pd.Index(self.categories[name], dtype=object)) if len(self.categories[name]) else pd.Categorical([])
+            else:
+                data[name] = values.copy()
+        return pd.DataFrame(data)
+
+    def nbytes(self) -> int:
+        return sum(col.itemsize * len(col) for col in self.columns.values())
+
+
+class Records:
+    """All tables of one run. Times are simulation days (floats) from the run's time zero."""
+
+    def __init__(self):
+        # One row per shipment once its fate is known (delivered, denied, refused) or at the
+        # end of the run (still held or in transit: outcome says which).
+        self.shipments = Table({
+            "shipment_id": "i", "order_id": "i", "material": "c", "supplier": "c", "buyer": "c",
+            "exporter": "c", "destination": "c", "mode": "c", "tonnes": "f", "t_ordered": "f",
+            "t_filled": "f", "t_cleared": "f", "t_delivered": "f", "outcome": "c", "cost": "f",
+        })
+        # One row per licence application once decided, or at the end if still pending.
+        self.licences = Table({
+            "control": "c", "exporter": "c", "destination": "c", "material": "c", "tonnes": "f",
+            "t_applied": "f", "t_review_start": "f", "t_decided": "f", "decision": "c",
+        })
+        # One row per demand facility per production day.
+        self.production = Table({"facility": "c", "t": "f", "planned_units": "f", "produced_units": "f"})
+        # One row per plant batch: what the plant wanted to make and what its inputs allowed.
+        self.batches = Table({"facility": "c", "t": "f", "desired_t": "f", "produced_t": "f"})
+        # Inventory snapshots.
+        self.inventory = Table({"t": "f", "facility": "c", "material": "c", "on_hand_t": "f", "days_of_cover": "f"})
+        # Timeline events as applied.
+        self.events = Table({"t": "f", "action": "c", "target": "c", "detail": "c"})
+
+    def tables(self) -> dict[str, Table]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, Table)}
+
+    def nbytes(self) -> int:
+        return sum(t.nbytes() for t in self.tables().values())
+
+
+def codes(table: Table, column: str, names: Sequence[str]) -> list[int]:
+    return [table.code(column, n) for n in names]

@@ -1,0 +1,131 @@
+"""Writing a run's outputs: a results folder that appears whole or not at all.
+
+Files are written into a hidden temporary folder beside the target and renamed into place at
+the end, so an interrupted or failed run never leaves partial results behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from .runner import RunResult
+
+__all__ = ["write_run", "run_id", "format_summary", "OutputExistsError"]
+
+# Table name -> file name. Columns are documented where they are computed (simulator.metrics).
+FILES = {
+    "shortages": "shortages.csv",
+    "plants": "plants.csv",
+    "lead_times": "lead_times.csv",
+    "lead_time_stats": "lead_time_stats.csv",
+    "flows_monthly": "flows_monthly.csv",
+    "licences": "licences.csv",
+    "inventory_daily": "inventory_daily.csv",
+    "events": "events.csv",
+}
+
+
+class OutputExistsError(Exception):
+    """The requested output folder exists and is not empty."""
+
+
+def run_id(result: RunResult) -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-seed{result.seed}-{result.manifest['scenario_sha256'][:8]}"
+
+
+def _clean(value):
+    """JSON cannot hold NaN: write null instead."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return _clean(value.item())
+    return value
+
+
+def _dump(path: Path, data) -> None:
+    path.write_text(json.dumps(_clean(data), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def write_run(result: RunResult, out: str | Path | None = None, results_root: str | Path = "results") -> Path:
+    """Write all files of ``result`` to ``out`` (default ``results/<scenario>/<run-id>/``)."""
+    if out is None:
+        parent = Path(results_root) / result.scenario.name
+        target = parent / run_id(result)
+        suffix = 1
+        while target.exists():
+            suffix += 1
+            target = parent / f"{run_id(result)}-{suffix}"
+    else:
+        target = Path(out)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise OutputExistsError(f"{target}: output folder exists and is not empty; choose another --out")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for name, filename in FILES.items():
+            frame: pd.DataFrame = result.tables[name]
+            frame.to_csv(tmp / filename, index=False, float_format="%.9g", lineterminator="\n")
+        _dump(tmp / "summary.json", {**result.summary, "headline": result.headline})
+        _dump(tmp / "manifest.json", {**result.manifest, "files": sorted([*FILES.values(), "summary.json"])})
+        if target.exists():
+            target.rmdir()  # empty, checked above
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def format_summary(result: RunResult) -> str:
+    """The short text summary ``resim run`` prints."""
+    m = result.manifest
+    lines = [
+        f"scenario {m['scenario']}  seed {m['seed']}  {m['start']} to {m['end']}  "
+        f"({m['wall_seconds']:.2f} s, mass balance residual {m['mass_balance']['residual_t']:.2g} t)",
+        "",
+        "Shortages by demand facility",
+    ]
+    sh = result.shortages
+    if len(sh):
+        table = pd.DataFrame({
+            "facility": sh["facility"], "country": sh["country"], "sector": sh["sector"],
+            "units_lost": sh["units_lost"].map(lambda v: f"{v:,.0f}"),
+            "lost": sh["share_lost"].map(_pct),
+            "stopped_days": sh["stopped_days"].map(lambda v: f"{v:.0f}"),
+            "first_stop": sh["first_stop"].replace("", "-"),
+            "longest_stop": sh["longest_stop_days"].map(lambda v: f"{v:.0f}"),
+            "recovered": sh["recovered"].replace("", "-"),
+        })
+        lines.append(table.to_string(index=False))
+    else:
+        lines.append("  (no demand facilities)")
+    lines += ["", "Lead times by destination (days, order to delivery)"]
+    dest = result.summary["destinations"]
+    if dest:
+        table = pd.DataFrame([
+            {"destination": d, "shipments": v["shipments"], "p50": f"{v['lead_time_p50_days']:.1f}",
+             "p90": f"{v['lead_time_p90_days']:.1f}", "wait_stock": f"{v['wait_stock_mean_days']:.1f}",
+             "wait_licence": f"{v['wait_licence_mean_days']:.1f}", "transit": f"{v['transit_mean_days']:.1f}"}
+            for d, v in sorted(dest.items())
+        ])
+        lines.append(table.to_string(index=False))
+    else:
+        lines.append("  (no deliveries)")
+    return "\n".join(lines)

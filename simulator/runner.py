@@ -1,0 +1,114 @@
+"""One run: build the model, simulate, check the mass balance, compute the tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import metrics
+from .loading import scenario_hash
+from .model import Model
+from .scenario import Scenario
+
+__all__ = ["RunResult", "run", "version"]
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _version
+
+    try:
+        return _version("resim")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced. Tables are pandas DataFrames (see :mod:`simulator.metrics`)."""
+
+    scenario: Scenario
+    seed: int
+    manifest: dict
+    tables: dict[str, pd.DataFrame] = field(repr=False)
+    headline: dict[str, float] = field(repr=False)
+    summary: dict = field(repr=False)
+    model: Model | None = field(default=None, repr=False)
+
+    @property
+    def shortages(self) -> pd.DataFrame:
+        return self.tables["shortages"]
+
+    @property
+    def lead_times(self) -> pd.DataFrame:
+        return self.tables["lead_times"]
+
+    @property
+    def flows(self) -> pd.DataFrame:
+        return self.tables["flows_monthly"]
+
+    @property
+    def licences(self) -> pd.DataFrame:
+        return self.tables["licences"]
+
+    @property
+    def inventory(self) -> pd.DataFrame:
+        return self.tables["inventory_daily"]
+
+    @property
+    def plants(self) -> pd.DataFrame:
+        return self.tables["plants"]
+
+
+def run_info(model: Model) -> metrics.RunInfo:
+    facilities = {}
+    for name, spec in model.scenario.facilities.items():
+        meta = {"kind": spec.type, "country": spec.country}
+        if spec.type == "sector":
+            meta.update(sector=spec.sector, unit=spec.unit)
+        if spec.type == "plant":
+            meta.update(output=spec.output, batch_days=spec.batch_days)
+        facilities[name] = meta
+    return metrics.RunInfo(model.scenario.start, model.t_start, model.t_end, facilities)
+
+
+def run(scenario: Scenario, seed: int | None = None, keep_model: bool = False) -> RunResult:
+    """Simulate ``scenario`` once with ``seed`` (default: the scenario's own seed)."""
+    started = time.perf_counter()
+    began = dt.datetime.now(dt.timezone.utc)
+    model = Model(scenario, seed)
+    model.run()
+    info = run_info(model)
+    frames = {name: table.to_frame() for name, table in model.ledger.records.tables().items()}
+    lt = metrics.lead_times(frames["shipments"], info)
+    tables = {
+        "shortages": metrics.shortages(frames["production"], info),
+        "plants": metrics.plant_starvation(frames["batches"], info),
+        "lead_times": lt,
+        "lead_time_stats": metrics.lead_time_stats(lt),
+        "flows_monthly": metrics.flows_monthly(frames["shipments"], info),
+        "licences": metrics.licences(frames["licences"], info),
+        "inventory_daily": metrics.inventory_daily(frames["inventory"], info),
+        "events": pd.DataFrame({"date": info.dates(frames["events"]["t"]), "action": frames["events"]["action"].astype(str),
+                                "target": frames["events"]["target"].astype(str), "detail": frames["events"]["detail"].astype(str)}),
+    }
+    balance = {k: v for k, v in model.balance.items() if k != "by_material"}
+    manifest = {
+        "scenario": scenario.name,
+        "scenario_sha256": scenario_hash(scenario),
+        "seed": model.seed,
+        "package_version": version(),
+        "start": scenario.start.isoformat(),
+        "end": scenario.end.isoformat(),
+        "warmup_days": scenario.warmup_days,
+        "started_at": began.isoformat(timespec="seconds"),
+        "wall_seconds": round(time.perf_counter() - started, 4),
+        "simpy_events": model.events_processed(),
+        "mass_balance": balance,
+        "mass_balance_by_material": model.balance["by_material"],
+    }
+    return RunResult(scenario, model.seed, manifest, tables, metrics.headline(tables, info), metrics.summary(tables),
+                     model if keep_model else None)

@@ -1,0 +1,761 @@
+"""The scenario schema: typed, immutable specifications of a world and its timeline.
+
+Everything a run needs is described here and validated once, at the edge, with pydantic.
+The schema knows nothing of SimPy; :mod:`simulator.model` turns a :class:`Scenario` into
+components. Reading YAML (with line numbers for error messages) is in :mod:`simulator.loading`.
+
+Units: tonnes (``_t``), days (``_days``), kilograms per unit (``_kg_per_unit``); dates are
+ISO dates. Random quantities are :data:`Distribution` specs (a bare number means fixed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+
+from .codes import AGGREGATE_COUNTRIES, ELEMENTS, ISO_COUNTRIES
+
+__all__ = [
+    "Scenario",
+    "Material",
+    "Mine",
+    "Plant",
+    "Sector",
+    "Stockpile",
+    "Lane",
+    "TransportMode",
+    "Licensing",
+    "Quota",
+    "Ban",
+    "Distribution",
+    "RUNTIME_SETTABLE",
+]
+
+
+class Spec(BaseModel):
+    """Base of every spec: unknown keys are errors (catches typos) and specs are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- identifiers
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
+
+
+def _check_country(code: str) -> str:
+    if code not in ISO_COUNTRIES and code not in AGGREGATE_COUNTRIES:
+        raise ValueError(f"expected an ISO 3166 alpha-2 country code (e.g. CN, US, DE), got {code!r}")
+    return code
+
+
+def _check_element(symbol: str) -> str:
+    if symbol not in ELEMENTS:
+        raise ValueError(f"expected a chemical element symbol (e.g. Nd, Dy, Tb), got {symbol!r}")
+    return symbol
+
+
+Country = Annotated[str, AfterValidator(_check_country)]
+Element = Annotated[str, AfterValidator(_check_element)]
+
+
+def _reference(kind: str):
+    """A validator that checks a name against the scenario's ``kind`` names (from context).
+
+    The loader passes the names found in the document as validation context, so unknown
+    references are reported in the same pass, with their line, as every other error.
+    """
+
+    def check(name: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get(kind)
+        if known is not None and name not in known:
+            raise ValueError(f"expected one of the scenario's {kind} ({_few(known)}), got {name!r}")
+        return name
+
+    return AfterValidator(check)
+
+
+def _few(names, limit: int = 8) -> str:
+    names = sorted(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "") if names else "none defined"
+
+
+MaterialRef = Annotated[str, _reference("materials")]
+FacilityRef = Annotated[str, _reference("facilities")]
+ControlRef = Annotated[str, _reference("controls")]
+
+
+def _check_in_horizon(day: dt.date, info: ValidationInfo) -> dt.date:
+    window = (info.context or {}).get("horizon")
+    if window is not None and not (window[0] <= day <= window[1]):
+        raise ValueError(
+            f"expected a date within the scenario's horizon {window[0]} to {window[1]}, got {day}"
+        )
+    return day
+
+
+DateInHorizon = Annotated[dt.date, AfterValidator(_check_in_horizon)]
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+# --------------------------------------------------------------------------- distributions
+
+
+class _Dist(Spec):
+    def mean(self) -> float:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Fixed(_Dist):
+    """Always ``value``."""
+
+    dist: Literal["fixed"] = "fixed"
+    value: NonNegative
+
+    def mean(self) -> float:
+        return self.value
+
+    def draw(self, rng, size):
+        return np.full(size, self.value)
+
+
+class Uniform(_Dist):
+    dist: Literal["uniform"]
+    min: NonNegative
+    max: NonNegative
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min > self.max:
+            raise ValueError(f"expected min <= max, got min={self.min}, max={self.max}")
+        return self
+
+    def mean(self) -> float:
+        return (self.min + self.max) / 2
+
+    def draw(self, rng, size):
+        return rng.uniform(self.min, self.max, size)
+
+
+class Triangular(_Dist):
+    dist: Literal["triangular"]
+    min: NonNegative
+    mode: NonNegative
+    max: NonNegative
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not (self.min <= self.mode <= self.max) or self.min == self.max:
+            raise ValueError(
+                f"expected min <= mode <= max and min < max, got {self.min}, {self.mode}, {self.max}"
+            )
+        return self
+
+    def mean(self) -> float:
+        return (self.min + self.mode + self.max) / 3
+
+    def draw(self, rng, size):
+        return rng.triangular(self.min, self.mode, self.max, size)
+
+
+class Normal(_Dist):
+    """Normal(mean, sd) truncated at 0 (redrawn, not clipped, so no mass piles up at 0)."""
+
+    dist: Literal["normal"]
+    mean_: float = Field(alias="mean", allow_inf_nan=False)
+    sd: NonNegative
+    model_config = ConfigDict(populate_by_name=True)
+
+    def mean(self) -> float:
+        if self.sd == 0:
+            return max(self.mean_, 0.0)
+        from scipy.stats import truncnorm
+
+        a = -self.mean_ / self.sd
+        return float(truncnorm.mean(a, np.inf, loc=self.mean_, scale=self.sd))
+
+    def draw(self, rng, size):
+        if self.sd == 0:
+            return np.full(size, max(self.mean_, 0.0))
+        from scipy.stats import truncnorm
+
+        a = -self.mean_ / self.sd
+        return truncnorm.rvs(a, np.inf, loc=self.mean_, scale=self.sd, size=size, random_state=rng)
+
+
+class LogNormal(_Dist):
+    """Lognormal given by its own mean and coefficient of variation (not by mu and sigma)."""
+
+    dist: Literal["lognormal"]
+    mean_: Positive = Field(alias="mean")
+    cv: NonNegative
+    model_config = ConfigDict(populate_by_name=True)
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def draw(self, rng, size):
+        sigma2 = math.log1p(self.cv**2)
+        return rng.lognormal(math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2), size)
+
+
+class Gamma(_Dist):
+    """Gamma given by its mean and coefficient of variation (shape = 1/cv^2)."""
+
+    dist: Literal["gamma"]
+    mean_: Positive = Field(alias="mean")
+    cv: Positive
+    model_config = ConfigDict(populate_by_name=True)
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def draw(self, rng, size):
+        shape = 1.0 / self.cv**2
+        return rng.gamma(shape, self.mean_ / shape, size)
+
+
+class Exponential(_Dist):
+    dist: Literal["exponential"]
+    mean_: Positive = Field(alias="mean")
+    model_config = ConfigDict(populate_by_name=True)
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def draw(self, rng, size):
+        return rng.exponential(self.mean_, size)
+
+
+def _number_means_fixed(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"dist": "fixed", "value": value}
+    return value
+
+
+Distribution = Annotated[
+    Union[Fixed, Uniform, Triangular, Normal, LogNormal, Gamma, Exponential],
+    Field(discriminator="dist"),
+    BeforeValidator(_number_means_fixed),
+]
+
+# --------------------------------------------------------------------------- materials
+
+
+class Material(Spec):
+    """A traded material, in tonnes, with its element content as mass fractions."""
+
+    description: str = ""
+    elements: dict[Element, Probability] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fractions_sum(self):
+        total = sum(self.elements.values())
+        if total > 1.0 + 1e-9:
+            raise ValueError(f"expected element mass fractions summing to at most 1, got {total:g}")
+        return self
+
+
+# --------------------------------------------------------------------------- inventory policies
+
+
+class OrderUpTo(Spec):
+    """Periodic review: every ``review_days`` order up to ``target_days`` of use (position)."""
+
+    type: Literal["order_up_to"] = "order_up_to"
+    review_days: Positive = 7.0
+    target_days: NonNegative = 60.0
+
+
+class MinMax(Spec):
+    """(s, S): at review, if position < ``reorder_days`` of use, order up to ``target_days``."""
+
+    type: Literal["s_S"]
+    review_days: Positive = 1.0
+    reorder_days: NonNegative
+    target_days: NonNegative
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.reorder_days > self.target_days:
+            raise ValueError(
+                f"expected reorder_days <= target_days, got {self.reorder_days} > {self.target_days}"
+            )
+        return self
+
+
+class FixedQuantity(Spec):
+    """(s, Q): at review, while position < ``reorder_days`` of use, order ``quantity_days`` of use."""
+
+    type: Literal["s_Q"]
+    review_days: Positive = 1.0
+    reorder_days: NonNegative
+    quantity_days: Positive
+
+
+Policy = Annotated[Union[OrderUpTo, MinMax, FixedQuantity], Field(discriminator="type")]
+
+# --------------------------------------------------------------------------- facilities
+
+
+class _Facility(Spec):
+    country: Country
+    description: str = ""
+
+
+class _Buyer(_Facility):
+    """Fields shared by facilities that consume inputs and replenish them."""
+
+    initial_stock_t: dict[MaterialRef, NonNegative] | None = Field(
+        default=None,
+        description="Stock at the start; inputs default to the policy's target cover.",
+    )
+    policy: Policy = Field(default_factory=OrderUpTo)
+    policies: dict[MaterialRef, Policy] = Field(
+        default_factory=dict, description="Per-input policy, overriding `policy`."
+    )
+    expedite_below_cover_days: NonNegative | None = Field(
+        default=None,
+        description="Ship by air (the lane's fastest mode) when cover falls below this.",
+    )
+    resource_after_denial_days: NonNegative = Field(
+        default=30.0, description="How long a buyer avoids a lane after a denial or refusal."
+    )
+
+
+class Mine(_Facility):
+    type: Literal["mine"]
+    material: MaterialRef
+    capacity_t_per_year: NonNegative
+    utilisation: Probability = 1.0
+    variability: Distribution | None = Field(
+        default=None, description="Multiplier on each batch's output (mean about 1)."
+    )
+    batch_days: Positive = 7.0
+    initial_stock_t: NonNegative = 0.0
+    max_stock_t: NonNegative | None = Field(
+        default=None, description="Output stops while stock is at this level (no buyer)."
+    )
+
+
+class Plant(_Buyer):
+    """Separation, metal making or magnet making: inputs per tonne of output, capacity, delay."""
+
+    type: Literal["plant"]
+    output: MaterialRef
+    recipe_t_per_t: dict[MaterialRef, Positive] = Field(min_length=1)
+    capacity_t_per_year: NonNegative
+    utilisation: Probability = Field(
+        default=1.0, description="Planned share of capacity: sets input cover and output target."
+    )
+    processing_days: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+    batch_days: Positive = 1.0
+    output_stock_days: NonNegative = Field(
+        default=14.0, description="Finished-goods target, in days of planned output."
+    )
+
+
+class Sector(_Buyer):
+    """A demand sector at one place: units per year, a bill of materials, daily production."""
+
+    type: Literal["sector"]
+    sector: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    unit: str = "units"
+    units_per_year: NonNegative
+    bom_kg_per_unit: dict[MaterialRef, Positive] = Field(min_length=1)
+    unmet_demand: Literal["lost", "backorder"] = "lost"
+    catchup_factor: Annotated[float, Field(ge=1.0, le=10.0)] = Field(
+        default=1.2, description="With backorders: the most a day may make, as a multiple of plan."
+    )
+
+
+class Stockpile(_Facility):
+    """A state or company reserve: ships only what the timeline releases, or to stop outages."""
+
+    type: Literal["stockpile"]
+    stock_t: dict[MaterialRef, NonNegative] = Field(min_length=1)
+    release_below_cover_days: NonNegative | None = Field(
+        default=None, description="Release to a buyer whose cover falls below this many days."
+    )
+    release_target_cover_days: NonNegative = Field(
+        default=30.0, description="An automatic release tops a buyer up to this cover."
+    )
+
+
+Facility = Annotated[Union[Mine, Plant, Sector, Stockpile], Field(discriminator="type")]
+
+# --------------------------------------------------------------------------- lanes
+
+
+class TransportMode(Spec):
+    transit_days: Distribution
+    cost_per_t: NonNegative = 0.0
+
+
+class Lane(Spec):
+    """A supplier-to-buyer link for one material. Lanes of equal priority split orders by share."""
+
+    supplier: FacilityRef
+    buyer: FacilityRef
+    material: MaterialRef
+    modes: dict[Identifier, TransportMode] = Field(min_length=1)
+    default_mode: Identifier | None = Field(default=None, description="Defaults to the first mode.")
+    priority: Annotated[int, Field(ge=1)] = 1
+    share: Positive = 1.0
+
+    @model_validator(mode="after")
+    def _mode_known(self):
+        if self.default_mode is not None and self.default_mode not in self.modes:
+            raise ValueError(
+                f"expected default_mode to be one of {sorted(self.modes)}, got {self.default_mode!r}"
+            )
+        return self
+
+    @property
+    def mode(self) -> str:
+        return self.default_mode or next(iter(self.modes))
+
+
+# --------------------------------------------------------------------------- export controls
+
+
+class Include(Spec):
+    include: list[Country] = Field(min_length=1)
+
+
+class Exclude(Spec):
+    exclude: list[Country] = Field(min_length=1)
+
+
+class ElementScope(Spec):
+    """In scope when the listed elements together make up at least ``min_fraction`` by mass."""
+
+    any_of: list[Element] = Field(min_length=1)
+    min_fraction: Probability = 0.0
+
+
+class _Control(Spec):
+    exporter: Country
+    description: str = ""
+    materials: list[MaterialRef] = Field(default_factory=list)
+    elements: ElementScope | None = None
+    destinations: Literal["all"] | Include | Exclude = "all"
+    in_force_at_start: bool = False
+
+    @model_validator(mode="after")
+    def _has_scope(self):
+        if not self.materials and self.elements is None:
+            raise ValueError("expected a material scope: `materials`, `elements` or both, got neither")
+        return self
+
+
+class Licensing(_Control):
+    """Every in-scope shipment needs a licence from the exporter's office (c reviewers, FCFS)."""
+
+    instrument: Literal["licensing"]
+    reviewers: Annotated[int, Field(ge=1)]
+    review_days: Distribution | None = None
+    review_working_days: Distribution | None = None
+    approval_probability: Probability
+    approval_by_destination: dict[Country, Probability] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_review_time(self):
+        if (self.review_days is None) == (self.review_working_days is None):
+            raise ValueError("expected exactly one of review_days or review_working_days")
+        return self
+
+
+class Quota(_Control):
+    """A tonnage cap per calendar period on the in-scope flows."""
+
+    instrument: Literal["quota"]
+    tonnes_per_period: NonNegative
+    period: Literal["year", "half_year", "quarter", "month"] = "year"
+    on_exceed: Literal["wait", "refuse"] = "wait"
+
+
+class Ban(_Control):
+    """In-scope shipments are held until the ban ends, or refused."""
+
+    instrument: Literal["ban"]
+    on_block: Literal["hold", "refuse"] = "hold"
+
+
+Control = Annotated[Union[Licensing, Quota, Ban], Field(discriminator="instrument")]
+
+# --------------------------------------------------------------------------- timeline
+
+
+class _Event(Spec):
+    date: DateInHorizon
+    note: str = ""
+
+
+class Impose(_Event):
+    action: Literal["impose"]
+    control: ControlRef
+    announced: dt.date | None = None
+
+
+class Ease(_Event):
+    """Change a control's parameters (approval probability, reviewers, quota, scope, ...)."""
+
+    action: Literal["ease"]
+    control: ControlRef
+    set: dict[str, Any] = Field(min_length=1)
+
+
+class Release(_Event):
+    """Approve a fraction of the pending licence backlog at once, oldest first."""
+
+    action: Literal["release"]
+    control: ControlRef
+    fraction: Probability = 1.0
+
+
+class ReleaseStockpile(_Event):
+    action: Literal["release_stockpile"]
+    facility: FacilityRef
+    material: MaterialRef
+    tonnes: NonNegative
+
+
+class Suspend(_Event):
+    action: Literal["suspend"]
+    control: ControlRef
+    until: dt.date | None = None
+
+
+class Lift(_Event):
+    action: Literal["lift"]
+    control: ControlRef
+
+
+class SetParameter(_Event):
+    """Change a facility parameter: a mine outage, new capacity, a smaller bill of materials."""
+
+    action: Literal["set"]
+    path: str = Field(pattern=r"^facilities\.[A-Za-z][A-Za-z0-9_\-]*\.[a-z_]+$")
+    value: Any
+
+
+Event = Annotated[
+    Union[Impose, Ease, Release, ReleaseStockpile, Suspend, Lift, SetParameter],
+    Field(discriminator="action"),
+]
+
+# Parameters the running model knows how to change mid-run, by facility type / instrument.
+RUNTIME_SETTABLE: dict[str, frozenset[str]] = {
+    "mine": frozenset({"capacity_t_per_year", "utilisation", "variability", "max_stock_t"}),
+    "plant": frozenset({"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days"}),
+    "sector": frozenset({"units_per_year", "bom_kg_per_unit"}),
+    "stockpile": frozenset({"release_below_cover_days", "release_target_cover_days"}),
+    "licensing": frozenset(
+        {"reviewers", "review_days", "review_working_days", "approval_probability",
+         "approval_by_destination", "materials", "elements", "destinations"}
+    ),
+    "quota": frozenset({"tonnes_per_period", "on_exceed", "materials", "elements", "destinations"}),
+    "ban": frozenset({"on_block", "materials", "elements", "destinations"}),
+}
+
+# --------------------------------------------------------------------------- scenario
+
+
+class Scenario(Spec):
+    """A whole world: materials, facilities, lanes, export controls and a dated timeline."""
+
+    name: Identifier
+    description: str = ""
+    start: dt.date
+    horizon_days: Annotated[int, Field(ge=1, le=365 * 200)]
+    seed: Annotated[int, Field(ge=0)] = 0
+    warmup_days: Annotated[int, Field(ge=0, le=3650)] = Field(
+        default=0,
+        description="Days simulated before `start` (no timeline events, nothing reported) so "
+        "that pipelines and inventories reach their steady state.",
+    )
+    materials: dict[Identifier, Material] = Field(min_length=1)
+    facilities: dict[Identifier, Facility] = Field(min_length=1)
+    lanes: list[Lane] = Field(default_factory=list)
+    controls: dict[Identifier, Control] = Field(default_factory=dict)
+    timeline: list[Event] = Field(default_factory=list)
+    inventory_sample_days: Positive = Field(
+        default=1.0, description="How often inventories are recorded for inventory_daily.csv."
+    )
+
+    @property
+    def end(self) -> dt.date:
+        return self.start + dt.timedelta(days=self.horizon_days)
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo):
+        # The loader collects these itself, with line numbers; direct construction raises.
+        if (info.context or {}).get("defer_problems"):
+            return self
+        found = problems(self)
+        if found:
+            raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in found))
+        return self
+
+
+def _inputs(facility) -> dict[str, float]:
+    if isinstance(facility, Plant):
+        return dict(facility.recipe_t_per_t)
+    if isinstance(facility, Sector):
+        return dict(facility.bom_kg_per_unit)
+    return {}
+
+
+def supplies(facility, material: str) -> bool:
+    """Whether ``facility`` can ship ``material``."""
+    if isinstance(facility, Mine):
+        return facility.material == material
+    if isinstance(facility, Plant):
+        return facility.output == material
+    if isinstance(facility, Stockpile):
+        return material in facility.stock_t
+    return False
+
+
+def problems(s: Scenario) -> list[tuple[tuple, str]]:
+    """Cross-field problems a field-by-field schema cannot see, as (location, message) pairs."""
+    found: list[tuple[tuple, str]] = []
+    facilities, materials, controls = s.facilities, s.materials, s.controls
+
+    for i, lane in enumerate(s.lanes):
+        sup = facilities.get(lane.supplier)
+        buy = facilities.get(lane.buyer)
+        if sup is not None and not supplies(sup, lane.material):
+            found.append(((("lanes", i, "supplier")), (
+                f"expected a facility that ships {lane.material!r}, got {lane.supplier!r} "
+                f"(a {sup.type} that does not)")))
+        if buy is not None and lane.material not in _inputs(buy):
+            found.append(((("lanes", i, "buyer")), (
+                f"expected a facility that uses {lane.material!r} (in its recipe or bill of "
+                f"materials), got {lane.buyer!r}")))
+        if lane.supplier == lane.buyer:
+            found.append((("lanes", i, "buyer"), f"expected a buyer other than the supplier, got {lane.buyer!r}"))
+
+    supplied = {(lane.buyer, lane.material) for lane in s.lanes if not isinstance(facilities.get(lane.supplier), Stockpile)}
+    for name, fac in facilities.items():
+        ins = _inputs(fac)
+        for material in ins:
+            if material not in materials:
+                continue
+            if (name, material) not in supplied:
+                key = "recipe_t_per_t" if isinstance(fac, Plant) else "bom_kg_per_unit"
+                found.append(((("facilities", name, key, material)), (
+                    f"expected a lane from a mine or plant supplying {material!r} to {name!r}, got none")))
+        if isinstance(fac, Plant) and fac.output in fac.recipe_t_per_t:
+            found.append((("facilities", name, "output"), f"expected an output that is not also an input, got {fac.output!r}"))
+        if isinstance(fac, (Plant, Sector)):
+            for key in ("policies", "initial_stock_t"):
+                extra = [m for m in (getattr(fac, key) or {}) if m in materials and m not in ins and not (isinstance(fac, Plant) and m == fac.output)]
+                for m in extra:
+                    found.append(((("facilities", name, key, m)), f"expected a material {name!r} uses, got {m!r}"))
+
+    horizon = (s.start, s.end)
+    for i, ev in enumerate(s.timeline):
+        if not (horizon[0] <= ev.date <= horizon[1]):
+            found.append((("timeline", i, "date"), f"expected a date within the horizon {horizon[0]} to {horizon[1]}, got {ev.date}"))
+        control = controls.get(getattr(ev, "control", None) or "")
+        if isinstance(ev, Ease) and control is not None:
+            allowed = RUNTIME_SETTABLE[control.instrument]
+            for key in ev.set:
+                if key not in allowed:
+                    found.append((("timeline", i, "set", key), (
+                        f"expected a {control.instrument} parameter that can change mid-run "
+                        f"({', '.join(sorted(allowed))}), got {key!r}")))
+            if all(k in allowed for k in ev.set):
+                found.extend(_revalidate(control, ev.set, ("timeline", i, "set"), s))
+        if isinstance(ev, Release) and control is not None and not isinstance(control, Licensing):
+            found.append((("timeline", i, "control"), f"expected a licensing control (only a licence backlog can be released), got {ev.control!r}, a {control.instrument}"))
+        if isinstance(ev, Suspend) and ev.until is not None and ev.until <= ev.date:
+            found.append((("timeline", i, "until"), f"expected a date after {ev.date}, got {ev.until}"))
+        if isinstance(ev, ReleaseStockpile):
+            pile = facilities.get(ev.facility)
+            if pile is not None and not isinstance(pile, Stockpile):
+                found.append((("timeline", i, "facility"), f"expected a stockpile, got {ev.facility!r}, a {pile.type}"))
+            elif pile is not None and ev.material not in pile.stock_t:
+                found.append((("timeline", i, "material"), f"expected a material held in {ev.facility!r} ({', '.join(pile.stock_t)}), got {ev.material!r}"))
+        if isinstance(ev, SetParameter):
+            _, fac_name, field = ev.path.split(".")
+            fac = facilities.get(fac_name)
+            if fac is None:
+                found.append((("timeline", i, "path"), f"expected facilities.<facility>.<parameter> naming one of the scenario's facilities, got {fac_name!r}"))
+                continue
+            allowed = RUNTIME_SETTABLE[fac.type]
+            if field not in allowed:
+                found.append((("timeline", i, "path"), f"expected a {fac.type} parameter that can change mid-run ({', '.join(sorted(allowed))}), got {field!r}"))
+                continue
+            found.extend(_revalidate(fac, {field: ev.value}, ("timeline", i, "value"), s, single=True))
+            if field == "bom_kg_per_unit" and isinstance(ev.value, dict):
+                new = sorted(set(ev.value) - set(fac.bom_kg_per_unit))
+                if new:
+                    found.append((("timeline", i, "value"), f"expected only inputs {fac_name!r} already has ({', '.join(fac.bom_kg_per_unit)}), got new {', '.join(new)}"))
+    return found
+
+
+def _revalidate(spec: Spec, changes: dict, loc: tuple, s: Scenario, single: bool = False):
+    """Check that ``spec`` with ``changes`` applied is still valid; problems located at ``loc``."""
+    data = spec.model_dump(by_alias=True, exclude_unset=True)
+    data.update(changes)
+    context = {"materials": set(s.materials), "facilities": set(s.facilities), "controls": set(s.controls)}
+    try:
+        type(spec).model_validate(data, context=context)
+    except ValidationError as err:
+        out = []
+        for e in err.errors():
+            where = loc if single else loc + tuple(e["loc"][:1])
+            msg = e["msg"].removeprefix("Value error, ")
+            out.append((where, f"{msg}, got {e.get('input')!r}" if "got" not in msg else msg))
+        return out
+    return []
+
+
+def apply_change(spec: Spec, changes: dict) -> Spec:
+    """Return a copy of ``spec`` with ``changes`` validated and applied (specs are frozen)."""
+    data = spec.model_dump(by_alias=True, exclude_unset=True)
+    if hasattr(spec, "type"):
+        data["type"] = spec.type
+    data.update(changes)
+    return type(spec).model_validate(data)
+
+
+def material_in_scope(control: _Control, material_name: str, material: Material) -> bool:
+    """Whether a control's material scope covers a material (named, or by element content)."""
+    if material_name in control.materials:
+        return True
+    if control.elements is not None:
+        share = sum(material.elements.get(el, 0.0) for el in control.elements.any_of)
+        return share > 0.0 and share >= control.elements.min_fraction
+    return False
+
+
+def destination_in_scope(control: _Control, country: str) -> bool:
+    scope = control.destinations
+    if scope == "all":
+        return True
+    if isinstance(scope, Include):
+        return country in scope.include
+    return country not in scope.exclude
