@@ -12,7 +12,8 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from . import scenario as schema
 from .scenario import Scenario, problems
 
-__all__ = ["ScenarioError", "load_scenario", "parse_scenario", "scenario_hash", "parse_overrides"]
+__all__ = ["ScenarioError", "load_scenario", "parse_scenario", "scenario_hash", "parse_overrides", "describe_error"]
 
 
 class ScenarioError(Exception):
@@ -36,46 +37,125 @@ _OVERRIDE = "--set"
 
 # --------------------------------------------------------------------------- YAML with lines
 
+_PLAIN_TAGS = {
+    yaml.ScalarNode: frozenset(k for k in yaml.SafeLoader.yaml_constructors if k)
+    - {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap",
+       "tag:yaml.org,2002:pairs", "tag:yaml.org,2002:set"},
+    yaml.SequenceNode: frozenset({"tag:yaml.org,2002:seq"}),
+    yaml.MappingNode: frozenset({"tag:yaml.org,2002:map"}),
+}
+_MAX_VALUES = 1_000_000  # aliases can make a small file expand enormously ("billion laughs")
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _syntax_message(err: yaml.MarkedYAMLError) -> str:
+    """PyYAML's problem, in words an analyst can act on, with where the construct began."""
+    problem = (err.problem or "").strip()
+    context = (err.context or "").strip()
+    start = err.context_mark.line + 1 if err.context_mark else None
+    if "'\\t'" in problem:
+        return "YAML syntax error: found a tab character; indent with spaces, not tabs"
+    for kind, opener, closer in (("flow mapping", "{", "}"), ("flow sequence", "[", "]")):
+        if kind in context and start is not None:
+            return (f"YAML syntax error: {problem} (in the '{opener}' opened on line {start}; "
+                    f"is a '{closer}' or ',' missing?)")
+    if "expected <block end>" in problem and start is not None:
+        return "YAML syntax error: expected this line to be indented like the keys above it, got a different indentation"
+    if context and start is not None:
+        return f"YAML syntax error: {problem} ({context} that starts on line {start})"
+    return f"YAML syntax error: {problem or context or err}"
+
 
 def _read_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
-    """Parse YAML safely; return the data and a map from key paths to 1-based line numbers."""
+    """Parse YAML safely; return the data and a map from key paths to 1-based line numbers.
+
+    Only plain YAML data is accepted (mappings, lists, text, numbers, booleans, dates, null):
+    any other tag, such as ``!!python/object``, is reported, never constructed.
+    """
     loader = yaml.SafeLoader(text)
     lines: dict[tuple, int] = {}
+    found: list[tuple[int, str]] = []
     try:
         root = loader.get_single_node()
         if root is None:
-            raise ScenarioError([f"{source}:1: expected a YAML mapping of scenario fields, got an empty file"])
-        data = _build(loader, root, (), lines, source)
+            raise ScenarioError([f"{source}:1: scenario: expected a YAML mapping of scenario fields, got an empty file"])
+        data = _build(loader, root, (), lines, source, found, [0], set())
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
-        what = " ".join(x for x in (err.context, err.problem) if x)
-        raise ScenarioError([f"{source}:{line}: YAML syntax error: {what}"]) from None
+        raise ScenarioError([f"{source}:{line}: {_syntax_message(err)}"]) from None
     except yaml.YAMLError as err:
         raise ScenarioError([f"{source}:1: YAML syntax error: {err}"]) from None
     finally:
         loader.dispose()
+    if found:
+        found.sort(key=lambda item: item[0])
+        raise ScenarioError([f"{source}:{line}: {message}" for line, message in found])
     return data, lines
 
 
-def _build(loader: yaml.SafeLoader, node, path: tuple, lines: dict, source: str) -> Any:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
+def _build(loader: yaml.SafeLoader, node, path: tuple, lines: dict, source: str,
+           found: list, count: list, active: set) -> Any:
+    """Turn a composed node into plain data, recording each key's line; problems go to ``found``."""
+    line = node.start_mark.line + 1
+    where = _dotted(path) or "scenario"
+    lines.setdefault(path, line)
+    count[0] += 1
+    if count[0] > _MAX_VALUES:
+        found.append((line, f"{where}: expected at most {_MAX_VALUES:,} values, got more (do aliases expand too much?)"))
+        raise _Stop
+    if node.tag not in _PLAIN_TAGS[type(node)]:
+        found.append((line, f"{where}: expected plain YAML data, got the tag {_short_tag(node.tag)!r} "
+                            "(only safe YAML is read: no objects, no code)"))
+        return None
+    if id(node) in active:
+        found.append((line, f"{where}: expected data, got an alias that contains itself"))
+        return None
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            return loader.construct_object(node, deep=True)
+        except ValueError as err:  # e.g. 2025-13-45 matches the date pattern but is no date
+            found.append((line, f"{where}: expected a valid date (YYYY-MM-DD), got {node.value!r} ({err})"))
+            return None
+    active.add(id(node))
+    try:
+        if isinstance(node, yaml.SequenceNode):
+            return [_build(loader, item, path + (i,), lines, source, found, count, active)
+                    for i, item in enumerate(node.value)]
         loader.flatten_mapping(node)  # resolves `<<: *anchor` merges
         out: dict = {}
+        first: dict[str, int] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key_line = key_node.start_mark.line + 1
+            key = None
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag in _PLAIN_TAGS[yaml.ScalarNode]:
+                try:
+                    key = loader.construct_object(key_node, deep=True)
+                except ValueError:
+                    key = None
             if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise ScenarioError([f"{source}:{key_node.start_mark.line + 1}: {_dotted(path) or 'top level'}: expected text keys, got {key!r}"])
+                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a " + type(key_node).__name__.removesuffix("Node").lower()
+                found.append((key_line, f"{where}: expected a text key, got {shown!r}"
+                              + (" (YAML reads it as a date, number, boolean or null; quote it)" if isinstance(key_node, yaml.ScalarNode) else "")))
+                continue
             key = str(key)
-            if key in out:
-                raise ScenarioError([f"{source}:{key_node.start_mark.line + 1}: {_dotted(path + (key,))}: duplicate key (each key may appear once)"])
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            out[key] = _build(loader, value_node, path + (key,), lines, source)
+            if key in out or key in first:
+                found.append((key_line, f"{_dotted(path + (key,))}: expected each key once in a mapping, "
+                                        f"got {key!r} again (first on line {first[key]})"))
+                continue
+            first[key] = key_line
+            lines[path + (key,)] = key_line
+            out[key] = _build(loader, value_node, path + (key,), lines, source, found, count, active)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, path + (i,), lines, source) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    finally:
+        active.discard(id(node))
+
+
+class _Stop(yaml.YAMLError):
+    """Raised to abandon a document that expands too far; its problem is already recorded."""
 
 
 # --------------------------------------------------------------------------- overrides
@@ -85,38 +165,49 @@ def parse_overrides(items: Iterable[str] | Mapping[str, Any]) -> list[tuple[str,
     """``["a.b=3", ...]`` or ``{"a.b": 3}`` -> ``[(path, value, shown)]``; values read as YAML."""
     out = []
     if isinstance(items, Mapping):
-        return [(k, v, f"{_OVERRIDE} {k}={v}") for k, v in items.items()]
-    for item in items:
-        if "=" not in item:
-            raise ScenarioError([f"{_OVERRIDE} {item}: expected dotted.path=value, got no '='"])
-        key, _, raw = item.partition("=")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
-        out.append((key.strip(), value, f"{_OVERRIDE} {item}"))
+        items = [(str(k), v, f"{_OVERRIDE} {k}={v}") for k, v in items.items()]
+    else:
+        parsed = []
+        for item in items:
+            if "=" not in item:
+                raise ScenarioError([f"{_OVERRIDE} {item}: expected dotted.path=value, got no '='"])
+            key, _, raw = item.partition("=")
+            try:
+                value = yaml.safe_load(raw) if raw.strip() else ""
+            except (yaml.YAMLError, ValueError):
+                value = raw  # not YAML (or an impossible date): validation says what was expected
+            parsed.append((key.strip(), value, f"{_OVERRIDE} {item}"))
+        items = parsed
+    for key, value, shown in items:
+        if not key or any(not part.strip() for part in key.split(".")):
+            raise ScenarioError([f"{shown}: expected dotted.path=value with a non-empty name between dots, got {key!r}"])
+        out.append((key, value, shown))
     return out
 
 
-def _apply_override(data: dict, path: str, value: Any, shown: str, origins: dict) -> None:
+def _apply_override(data: dict, path: str, value: Any, shown: str, origins: dict, lines: dict) -> None:
     parts: list[Any] = path.split(".")
     node: Any = data
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ScenarioError([f"{shown}: {'.'.join(parts[:depth + 1])}: expected a list index below {len(node)}, got {part!r}"])
+                raise ScenarioError([f"{shown}: {_dotted(parts[:depth + 1])}: expected a list index from 0 to {len(node) - 1}, got {part!r}"
+                                     if node else f"{shown}: {_dotted(parts[:depth + 1])}: expected an index into a list, got {part!r} (the list is empty)"])
             part = int(part)
             parts[depth] = part
         elif not isinstance(node, dict):
-            raise ScenarioError([f"{shown}: {'.'.join(map(str, parts[:depth]))}: expected a mapping to set {part!r} in, got {node!r}"])
+            raise ScenarioError([f"{shown}: {_dotted(parts[:depth]) or 'scenario'}: expected a mapping to set {part!r} in, got {_given(node)}"])
         if last:
             node[part] = value
         else:
             if isinstance(node, dict) and part not in node:
                 node[part] = {}
             node = node[part]
-    origins[tuple(parts)] = shown
+    key = tuple(parts)
+    for old in [k for k in lines if k[:len(key)] == key]:
+        del lines[old]  # the file's lines no longer describe what the override replaced
+    origins[key] = shown
 
 
 # --------------------------------------------------------------------------- errors
@@ -129,33 +220,188 @@ def _dotted(loc: Sequence) -> str:
     return out
 
 
+def _unwrap(tp: Any) -> Any:
+    """Strip ``Annotated`` and ``Optional`` from a type."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+            continue
+        if get_origin(tp) in (Union, UnionType):
+            members = [a for a in get_args(tp) if a is not type(None)]
+            if len(members) == 1:
+                tp = members[0]
+                continue
+        return tp
+
+
+def _tags_of(model: type[BaseModel]) -> set[str]:
+    tags = set()
+    for key in _TAG_FIELDS:
+        field = model.model_fields.get(key)
+        if field is not None and get_origin(field.annotation) is Literal:
+            tags.update(get_args(field.annotation))
+    return tags
+
+
+def _type_at(loc: Sequence) -> Any:
+    """The schema type at a pydantic error location (tags pick union members), or None."""
+    tp: Any = Scenario
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(part, str) and part.startswith("function-"):
+            continue
+        if get_origin(tp) in (Union, UnionType):
+            members = [_unwrap(a) for a in get_args(tp)]
+            chosen = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)
+                      and (part in _tags_of(m) or m.__name__ == part)]
+            if not chosen:
+                return None
+            tp = chosen[0]
+            continue
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            fields = {f.alias or n: f for n, f in tp.model_fields.items()}
+            if part not in fields:
+                return None
+            tp = fields[part].annotation
+        elif get_origin(tp) is dict:
+            if part == "[key]":
+                return None
+            tp = get_args(tp)[1]
+        elif get_origin(tp) is list:
+            tp = get_args(tp)[0]
+        else:
+            return None
+    return _unwrap(tp)
+
+
+def _field_names(model: Any) -> list[str]:
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or n for n, f in model.model_fields.items()]
+    return []
+
+
+def _union_tags(tp: Any) -> list[str]:
+    tags: list[str] = []
+    for member in get_args(tp):
+        member = _unwrap(member)
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            tags.extend(sorted(_tags_of(member)))
+    return tags
+
+
 def _data_path(data: Any, loc: Sequence) -> tuple:
-    """Map a pydantic error location onto the document, dropping union tags and '[key]'."""
+    """Map a pydantic error location onto the document: drop union tags, member and validator names."""
     path: list = []
     node = data
-    for i, part in enumerate(loc):
+    missing = object()
+    for part in loc:
+        if isinstance(node, dict) and part in _TAGS and part in {node.get(k) for k in _TAG_FIELDS}:
+            continue  # the tag of a discriminated union (even when a key has the same name)
         if isinstance(node, dict) and part in node:
             path.append(part)
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             path.append(part)
             node = node[part]
-        elif isinstance(part, str) and (part in _TAGS or part.startswith(("function-", "[key]"))):
-            continue  # a union tag or validator name that pydantic puts in locations
-        else:
+        elif isinstance(part, str) and (part in _TAGS or part in _MODELS or "[" in part):
+            continue  # a union tag, a union member or a validator name, not a document key
+        elif isinstance(node, dict):
+            path.append(part)  # a missing field: name it
+            node = missing
+        elif node is missing:
             path.append(part)
-            node = None
+        else:
+            break  # below a scalar (e.g. `value` of a number read as a fixed distribution)
     return tuple(path)
 
 
+def _given(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict) and not value:
+        return "an empty mapping"
+    if isinstance(value, list) and not value:
+        return "an empty list"
+    shown = repr(value)
+    if len(shown) > 60:
+        return "a mapping" if isinstance(value, dict) else ("a list" if isinstance(value, list) else shown[:57] + "...")
+    return shown
+
+
+_PATTERNS = {
+    r"^[A-Za-z][A-Za-z0-9_\-]*$": "expected a name of letters, digits, '_' and '-' that starts with a letter",
+    r"^[a-z][a-z0-9_]*$": "expected a lower-case name of letters, digits and '_' that starts with a letter",
+    r"^facilities\.[A-Za-z][A-Za-z0-9_\-]*\.[a-z_]+$": "expected facilities.<facility>.<parameter>",
+}
+
+_KINDS = {
+    "float_type": "expected a number", "float_parsing": "expected a number",
+    "int_type": "expected a whole number", "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number", "finite_number": "expected a finite number",
+    "bool_type": "expected true or false", "bool_parsing": "expected true or false",
+    "string_type": "expected text",
+    "date_type": "expected a date (YYYY-MM-DD)", "date_parsing": "expected a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "expected a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "expected a date without a time of day",
+    "dict_type": "expected a mapping", "model_type": "expected a mapping of fields",
+    "model_attributes_type": "expected a mapping of fields", "list_type": "expected a list",
+}
+
+
+def describe_error(err: Mapping[str, Any], fields: Sequence[str] = ()) -> str:
+    """One pydantic error as ``expected ..., got ...``; ``fields`` are the names valid there."""
+    kind, msg, given = err["type"], err["msg"], err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return "expected a value (this field is required), got nothing"
+    if kind == "extra_forbidden":
+        name = str(err["loc"][-1])
+        near = difflib.get_close_matches(name, fields or _FIELDS, n=1, cutoff=0.6)
+        if near:
+            return f"unknown field {name!r} (did you mean {near[0]!r}?)"
+        return f"unknown field {name!r}" + (f" (expected one of: {', '.join(fields)})" if fields else "")
+    if kind == "union_tag_invalid":
+        return f"expected one of {ctx.get('expected_tags')}, got {_given(ctx.get('tag'))}"
+    if kind == "union_tag_not_found":
+        return f"expected a mapping with a {ctx.get('discriminator', 'tag')} field, got {_given(given)}"
+    if kind == "value_error":
+        text = msg.removeprefix("Value error, ")
+        return text if "got" in text else f"{text}, got {_given(given)}"
+    if kind == "string_type" and isinstance(given, bool):
+        return f"expected text, got {_given(given)} (YAML reads yes/no/on/off/y/n as true/false: quote it, e.g. 'NO')"
+    if kind in _KINDS:
+        return f"{_KINDS[kind]}, got {_given(given)}"
+    bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+    if kind in bounds:
+        limit = _given(next(iter(ctx.values()), "?"))
+        return f"expected a number {bounds[kind]} {limit}, got {_given(given)}"
+    if kind == "string_pattern_mismatch":
+        return f"{_PATTERNS.get(ctx.get('pattern'), 'expected text matching ' + str(ctx.get('pattern')))}, got {_given(given)}"
+    if kind == "string_too_long":
+        return f"expected at most {ctx.get('max_length')} characters, got {len(given)}"
+    if kind == "too_short":
+        what = "entry" if isinstance(given, dict) else "item"
+        return f"expected at least {ctx.get('min_length')} {what}, got {_given(given)}"
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected')}, got {_given(given)}"
+    text = msg.replace("Input should be ", "expected ").replace("Input ", "expected input ")
+    return f"{text}, got {_given(given)}"
+
+
+_TAG_FIELDS = ("type", "dist", "instrument", "action")
+
+
 def _all_tags() -> frozenset[str]:
-    tags = set()
+    tags: set[str] = set()
     for cls in vars(schema).values():
         if isinstance(cls, type) and issubclass(cls, BaseModel):
-            for key in ("type", "dist", "instrument", "action"):
-                field = cls.model_fields.get(key)
-                if field is not None and field.annotation is not None:
-                    tags.update(getattr(field.annotation, "__args__", ()))
+            tags |= _tags_of(cls)
     return frozenset(t for t in tags if isinstance(t, str))
 
 
@@ -163,52 +409,63 @@ def _all_field_names() -> frozenset[str]:
     names = set()
     for cls in vars(schema).values():
         if isinstance(cls, type) and issubclass(cls, BaseModel):
-            for name, field in cls.model_fields.items():
-                names.add(field.alias or name)
+            names.update(_field_names(cls))
     return frozenset(names)
 
 
 _TAGS = _all_tags()
 _FIELDS = _all_field_names()
+_MODELS = frozenset(name for name, cls in vars(schema).items() if isinstance(cls, type) and issubclass(cls, BaseModel))
 
 
-def _describe(err: dict) -> str:
-    kind, msg, given = err["type"], err["msg"], err.get("input")
-    ctx = err.get("ctx") or {}
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        name = str(err["loc"][-1])
-        near = difflib.get_close_matches(name, _FIELDS, n=1)
-        return f"unknown field {name!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
-    if kind == "union_tag_invalid":
-        return f"expected {ctx.get('discriminator', 'a tag').strip(chr(39))} to be one of {ctx.get('expected_tags')}, got {ctx.get('tag')!r}"
-    if kind == "union_tag_not_found":
-        return f"expected a mapping with a {ctx.get('discriminator', 'tag')} field, got {given!r}"
-    if msg.startswith("Value error, "):
-        text = msg.removeprefix("Value error, ")
-        return text if "got" in text else f"{text}, got {given!r}"
-    text = msg.replace("Input should be ", "expected ").replace("Input ", "expected input ")
-    return f"{text}, got {given!r}"
-
-
-def _format(err: dict, data: Any, lines: dict, origins: dict, source: str) -> str:
-    path = _data_path(data, err["loc"])
+def _where(path: tuple, lines: dict, origins: dict, source: str) -> tuple[tuple, str]:
+    """``(sort key, "file:LINE")`` or the override that set the value."""
     for cut in range(len(path), -1, -1):
         if path[:cut] in origins:
-            return f"{origins[path[:cut]]}: {_dotted(path) or 'scenario'}: {_describe(err)}"
+            return (1, list(origins).index(path[:cut])), origins[path[:cut]]
         if path[:cut] in lines:
-            return f"{source}:{lines[path[:cut]]}: {_dotted(path) or 'scenario'}: {_describe(err)}"
-    return f"{source}:1: {_dotted(path)}: {_describe(err)}"
+            return (0, lines[path[:cut]]), f"{source}:{lines[path[:cut]]}"
+    return (0, 1), f"{source}:1"
 
 
-def _located(loc: tuple, message: str, lines: dict, origins: dict, source: str) -> str:
-    for cut in range(len(loc), -1, -1):
-        if loc[:cut] in origins:
-            return f"{origins[loc[:cut]]}: {_dotted(loc)}: {message}"
-        if loc[:cut] in lines:
-            return f"{source}:{lines[loc[:cut]]}: {_dotted(loc)}: {message}"
-    return f"{source}:1: {_dotted(loc)}: {message}"
+def _schema_lines(errors: list[dict], data: Any, lines: dict, origins: dict, source: str) -> list[tuple[tuple, str]]:
+    out = []
+    missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+    typos: set[tuple] = set()  # missing fields explained by a misspelt key next to them
+    described = []
+    for e in errors:
+        loc = tuple(e["loc"])
+        fields: list[str] = []
+        if e["type"] == "extra_forbidden":
+            fields = _field_names(_type_at(loc[:-1]))
+            near = difflib.get_close_matches(str(loc[-1]), fields, n=1, cutoff=0.6)
+            if near and loc[:-1] + (near[0],) in missing:
+                typos.add(loc[:-1] + (near[0],))
+        path = _data_path(data, loc)
+        if e["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            disc = str((e.get("ctx") or {}).get("discriminator", "")).strip("'")
+            if isinstance(e.get("input"), dict):
+                path = path + (disc,)
+                if e["type"] == "union_tag_not_found":
+                    tags = _union_tags(_type_at(loc))
+                    described.append((loc, path, f"expected one of {', '.join(map(repr, tags))}, got nothing"
+                                      if tags else describe_error(e)))
+                    continue
+        described.append((loc, path, describe_error(e, fields)))
+    for loc, path, message in described:
+        if loc in typos:
+            continue
+        key, where = _where(path, lines, origins, source)
+        out.append((key, f"{where}: {_dotted(path) or 'scenario'}: {message}"))
+    return out
+
+
+def _sorted_unique(items: list[tuple[tuple, str]]) -> list[str]:
+    """File lines in line order, then override lines; repeated messages once."""
+    seen: dict[str, None] = {}
+    for _, text in sorted(items, key=lambda item: item[0]):
+        seen.setdefault(text, None)
+    return list(seen)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -235,20 +492,32 @@ def parse_scenario(
     """Validate YAML text into a :class:`Scenario`, raising :class:`ScenarioError` on problems."""
     data, lines = _read_yaml(text, source)
     if not isinstance(data, dict):
-        raise ScenarioError([f"{source}:1: expected a YAML mapping of scenario fields, got {type(data).__name__}"])
+        raise ScenarioError([f"{source}:1: scenario: expected a YAML mapping of scenario fields, got {_kind_of(data)}"])
     if default_name and "name" not in data:
         data["name"] = default_name
     origins: dict[tuple, str] = {}
     for path, value, shown in parse_overrides(overrides):
-        _apply_override(data, path, value, shown, origins)
+        _apply_override(data, path, value, shown, origins, lines)
     try:
         scenario = Scenario.model_validate(data, context=_context(data))
     except ValidationError as err:
-        raise ScenarioError([_format(e, data, lines, origins, source) for e in err.errors()]) from None
+        raise ScenarioError(_sorted_unique(_schema_lines(err.errors(), data, lines, origins, source))) from None
     found = problems(scenario)
     if found:
-        raise ScenarioError([_located(loc, msg, lines, origins, source) for loc, msg in found])
+        located = []
+        for loc, msg in found:
+            key, where = _where(tuple(loc), lines, origins, source)
+            located.append((key, f"{where}: {_dotted(loc)}: {msg}"))
+        raise ScenarioError(_sorted_unique(located))
     return scenario
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {_given(value)}"
+    return f"the value {_given(value)}"
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Scenario:

@@ -134,7 +134,6 @@ class Model:
             office = c.LicensingOffice(
                 env, spec.reviewers, self._review_sampler(name, spec), spec.approval_probability,
                 uniform_sampler(self.streams.generator(name, "decisions")), spec.approval_by_destination,
-                on_decision=lambda app, name=name: self._record_licence(name, app),
             )
             control = c.LicensingControl(env, name, spec.exporter, materials, office, **scope)
         elif isinstance(spec, sp.Quota):
@@ -235,16 +234,6 @@ class Model:
 
     # ----------------------------------------------------------------- records
 
-    def _record_licence(self, control: str, app: c.Application, decision: str | None = None) -> None:
-        table = self.ledger.records.licences
-        lane = app.payload.order.lane
-        table.append(
-            table.code("control", control), table.code("exporter", lane.exporter),
-            table.code("destination", lane.destination), table.code("material", lane.material),
-            app.payload.tonnes, app.t_applied, app.t_review_start, app.t_decided,
-            table.code("decision", decision or app.state),
-        )
-
     def _inventory_pairs(self) -> list[tuple]:
         table = self.ledger.records.inventory
         pairs = []
@@ -305,10 +294,9 @@ class Model:
     def _record_unfinished(self) -> None:
         for shipment in list(self.ledger.live.values()):
             self.ledger.record_shipment(shipment, "held at end" if shipment.state == "held" else "in transit at end")
-        for name, control in self.controls.items():
+        for control in self.controls.values():
             if isinstance(control, c.LicensingControl):
-                for app in [*control.office.in_review, *control.office.queue]:
-                    self._record_licence(name, app, "pending at end")
+                control.record_pending()
 
     def events_processed(self) -> int:
         """SimPy events scheduled so far (the environment's event counter)."""

@@ -146,7 +146,7 @@ class Uniform(_Dist):
     @model_validator(mode="after")
     def _ordered(self):
         if self.min > self.max:
-            raise ValueError(f"expected min <= max, got min={self.min}, max={self.max}")
+            raise ValueError(f"expected min <= max, got min={self.min:g}, max={self.max:g}")
         return self
 
     def mean(self) -> float:
@@ -166,7 +166,7 @@ class Triangular(_Dist):
     def _ordered(self):
         if not (self.min <= self.mode <= self.max) or self.min == self.max:
             raise ValueError(
-                f"expected min <= mode <= max and min < max, got {self.min}, {self.mode}, {self.max}"
+                f"expected min <= mode <= max and min < max, got min={self.min:g}, mode={self.mode:g}, max={self.max:g}"
             )
         return self
 
@@ -298,7 +298,7 @@ class MinMax(Spec):
     def _ordered(self):
         if self.reorder_days > self.target_days:
             raise ValueError(
-                f"expected reorder_days <= target_days, got {self.reorder_days} > {self.target_days}"
+                f"expected reorder_days <= target_days, got reorder_days={self.reorder_days:g}, target_days={self.target_days:g}"
             )
         return self
 
@@ -481,7 +481,8 @@ class Licensing(_Control):
     @model_validator(mode="after")
     def _one_review_time(self):
         if (self.review_days is None) == (self.review_working_days is None):
-            raise ValueError("expected exactly one of review_days or review_working_days")
+            given = "neither" if self.review_days is None else "both"
+            raise ValueError(f"expected exactly one of review_days or review_working_days, got {given}")
         return self
 
 
@@ -724,11 +725,12 @@ def _revalidate(spec: Spec, changes: dict, loc: tuple, s: Scenario, single: bool
     try:
         type(spec).model_validate(data, context=context)
     except ValidationError as err:
+        from .loading import describe_error  # phrased like every other error (lazy: no cycle)
+
         out = []
         for e in err.errors():
             where = loc if single else loc + tuple(e["loc"][:1])
-            msg = e["msg"].removeprefix("Value error, ")
-            out.append((where, f"{msg}, got {e.get('input')!r}" if "got" not in msg else msg))
+            out.append((where, describe_error(e)))
         return out
     return []
 

@@ -85,6 +85,24 @@ class LicensingControl(ExportControl):
     def __init__(self, env, name, exporter, materials, office: LicensingOffice, **scope):
         super().__init__(env, name, exporter, materials, **scope)
         self.office = office
+        office.on_decision = self.record
+
+    def record(self, app: Application, decision: str | None = None) -> None:
+        """Append the application to the licences table of its shipment's ledger."""
+        shipment = app.payload
+        lane = shipment.order.lane
+        table = lane.ledger.records.licences
+        table.append(
+            table.code("control", self.name), table.code("exporter", lane.exporter),
+            table.code("destination", lane.destination), table.code("material", lane.material),
+            shipment.tonnes, app.t_applied, app.t_review_start, app.t_decided,
+            table.code("decision", decision or app.state),
+        )
+
+    def record_pending(self) -> None:
+        """At the end of a run: record applications still queued or under review."""
+        for app in [*self.office.in_review, *self.office.queue]:
+            self.record(app, "pending at end")
 
     def submit(self, shipment: Shipment, proceed: Proceed, refuse: Refuse) -> None:
         app = Application(

@@ -199,10 +199,10 @@ class InputLine:
         self.on_order_t -= tonnes
 
     def cancelled(self, lane: Lane, tonnes: float) -> None:
-        """A shipment was denied or refused: avoid the lane for a while and re-source now if
-        another lane is open (otherwise the next review orders again)."""
+        """A shipment was denied or refused: avoid the lane for a while and order the same
+        tonnes at once through the lanes still open (if none, the next review orders again)."""
         self.on_order_t -= tonnes
         now = self.facility.env.now
         self.avoid_until[id(lane)] = now + self.resource_after_denial_days
         if any(self.avoid_until.get(id(other), -1.0) <= now for other in self.lanes):
-            self.review()
+            self.order(tonnes)

@@ -1,0 +1,245 @@
+"""Whole runs of small hand-made scenarios: timeline mechanics, analytics, mass, seeds."""
+
+import copy
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator import Model, parse_scenario, run
+from simulator.results import write_run
+
+TINY = Path(__file__).parent / "data" / "tiny.yaml"
+
+
+def tiny() -> dict:
+    return yaml.safe_load(TINY.read_text())
+
+
+def scenario(data: dict, **overrides):
+    return parse_scenario(yaml.safe_dump(data, sort_keys=False), "test.yaml", overrides)
+
+
+def one_line_world(cover_days=20.0, transit=10, horizon=200, timeline=(), controls=None) -> dict:
+    """CN magnet stock -> DE line using 1 t a day (1000 units of 1 kg)."""
+    return {
+        "name": "line", "start": "2025-01-01", "horizon_days": horizon,
+        "materials": {"mag": {"elements": {"Nd": 0.3, "Dy": 0.02}}},
+        "facilities": {
+            "cn_mine": {"type": "mine", "country": "CN", "material": "mag", "capacity_t_per_year": 3650, "batch_days": 1},
+            "de_line": {"type": "sector", "sector": "ev", "country": "DE", "units_per_year": 365000,
+                        "bom_kg_per_unit": {"mag": 1.0}, "policy": {"type": "order_up_to", "review_days": 1, "target_days": cover_days}},
+        },
+        "lanes": [{"supplier": "cn_mine", "buyer": "de_line", "material": "mag", "modes": {"sea": {"transit_days": transit}}}],
+        "controls": controls or {},
+        "timeline": list(timeline),
+    }
+
+
+def test_supply_cut_first_stop_is_stock_over_use():
+    # A refusing ban from day 30: the line then lives on what it has and what is travelling.
+    # In steady state (order-up-to 20 days, reviewed daily, 10 days' transit, 1 t/day) it ends
+    # each day with 9 t on hand and 10 t on the water. The ban comes at the start of day 30,
+    # before that day's order: 19 t remain, enough for days 30..48, so the first day short is
+    # 30 + 19 = day 49 (2025-02-19) and every later day is short too.
+    ban = {"ban": {"instrument": "ban", "exporter": "CN", "materials": ["mag"], "on_block": "refuse"}}
+    world = one_line_world(controls=ban, timeline=[{"date": "2025-01-31", "action": "impose", "control": "ban"}])
+    world["facilities"]["de_line"]["initial_stock_t"] = {"mag": 10.0}
+    world["warmup_days"] = 30
+    res = run(scenario(world), seed=1)
+    row = res.shortages.iloc[0]
+    assert row["first_stop"] == "2025-02-19"
+    assert row["stopped_days"] == 200 - 49 and row["units_lost"] == pytest.approx((200 - 49) * 1000)
+
+
+def test_timeline_suspend_until_reimposes():
+    lic = {"lic": {"instrument": "licensing", "exporter": "CN", "materials": ["mag"], "reviewers": 1000,
+                   "review_days": 5, "approval_probability": 1.0}}
+    timeline = [
+        {"date": "2025-02-01", "action": "impose", "control": "lic"},
+        {"date": "2025-03-01", "action": "suspend", "control": "lic", "until": "2025-04-01"},
+    ]
+    res = run(scenario(one_line_world(controls=lic, timeline=timeline, cover_days=30)), seed=1)
+    lt = res.lead_times
+    lt["ordered"] = lt["ordered"].astype(str)
+    waits = lt.groupby(lt["ordered"].str.slice(0, 7))["wait_licence_days"].max()
+    assert waits["2025-01"] == 0 and waits["2025-02"] == 5 and waits["2025-03"] == 0 and waits["2025-04"] == 5
+    assert res.tables["events"][["date", "action"]].values.tolist() == [
+        ["2025-02-01", "impose"], ["2025-03-01", "suspend"], ["2025-04-01", "impose"]]
+
+
+def test_release_in_volume_clears_backlog_and_lead_times_fall():
+    lic = {"lic": {"instrument": "licensing", "exporter": "CN", "materials": ["mag"], "reviewers": 1,
+                   "review_days": 30, "approval_probability": 1.0}}
+    timeline = [{"date": "2025-01-10", "action": "impose", "control": "lic"},
+                {"date": "2025-04-01", "action": "release", "control": "lic", "fraction": 1.0},
+                {"date": "2025-04-01", "action": "ease", "control": "lic", "set": {"reviewers": 100, "review_days": 2}}]
+    res = run(scenario(one_line_world(controls=lic, timeline=timeline, cover_days=20, horizon=180)), seed=1)
+    lic_rows = res.licences
+    released = lic_rows[lic_rows["decision"] == "released"]
+    # The line orders what it uses, so about 20 days of orders wait (then it stops using):
+    # every one still pending on 1 April is released that day.
+    assert len(released) >= 15 and (released["decided"] == "2025-04-01").all()
+    assert not ((lic_rows["applied"] < "2025-04-01") & (lic_rows["decided"] > "2025-04-01")).any()
+    lt = res.lead_times
+    late = lt[lt["ordered"] >= "2025-04-15"]
+    assert (late["wait_licence_days"] == 2).all()
+    assert res.shortages.iloc[0]["recovered"] != ""
+
+
+def test_quota_per_calendar_year_resets_on_1_january():
+    quota = {"q": {"instrument": "quota", "exporter": "CN", "materials": ["mag"], "tonnes_per_period": 100,
+                   "period": "year", "in_force_at_start": True}}
+    world = one_line_world(controls=quota, horizon=120)
+    world["start"] = "2024-11-01"
+    world["facilities"]["de_line"]["units_per_year"] = 730000  # 2 t a day: the cap binds
+    world["facilities"]["cn_mine"]["capacity_t_per_year"] = 36500
+    res = run(scenario(world), seed=1)
+    fl = res.flows
+    by_month = fl.groupby("month")["tonnes"].sum()
+    assert by_month["2024-11"] + by_month["2024-12"] == pytest.approx(100.0)
+    assert by_month["2025-01"] > 0
+    assert by_month[["2025-01", "2025-02"]].sum() == pytest.approx(100.0)
+
+
+def test_mine_outage_via_set_stops_the_line():
+    timeline = [{"date": "2025-03-01", "action": "set", "path": "facilities.cn_mine.capacity_t_per_year", "value": 0}]
+    world = one_line_world(timeline=timeline, horizon=150)
+    world["facilities"]["cn_mine"]["max_stock_t"] = 30  # no room for more: the mine holds 30 t
+    res = run(scenario(world), seed=1, keep_model=True)
+    sh = res.shortages.iloc[0]
+    # On 1 March (day 59) the mine holds 29 t (full at 30, less the day's 1 t order) and the
+    # line 19 t on hand and on the water: 48 days at 1 t/day, first short on day 107.
+    assert sh["first_stop"] == "2025-04-18" and sh["recovered"] == ""
+    assert res.model.facilities["cn_mine"].capacity_t_per_year == 0
+
+
+def test_working_days_review_skips_weekends():
+    # Applications made on Friday 2025-01-03 with a 1-working-day review are decided Monday.
+    lic = {"lic": {"instrument": "licensing", "exporter": "CN", "materials": ["mag"], "reviewers": 100,
+                   "review_working_days": 1, "approval_probability": 1.0, "in_force_at_start": True}}
+    res = run(scenario(one_line_world(controls=lic, horizon=20)), seed=1)
+    lic_rows = res.licences
+    friday = lic_rows[lic_rows["applied"] == "2025-01-03"]
+    assert len(friday) and (friday["decided"] == "2025-01-06").all()
+    monday = lic_rows[lic_rows["applied"] == "2025-01-06"]
+    assert (monday["decided"] == "2025-01-07").all()
+
+
+def test_stockpile_release_event_delivers_tonnes():
+    world = one_line_world(horizon=60)
+    world["facilities"]["de_pile"] = {"type": "stockpile", "country": "DE", "stock_t": {"mag": 500}}
+    world["lanes"].append({"supplier": "de_pile", "buyer": "de_line", "material": "mag", "modes": {"truck": {"transit_days": 2}}})
+    world["timeline"] = [{"date": "2025-01-20", "action": "release_stockpile", "facility": "de_pile", "material": "mag", "tonnes": 50}]
+    res = run(scenario(world), seed=1, keep_model=True)
+    assert res.model.facilities["de_pile"].stock["mag"] == 450.0
+    lt = res.lead_times
+    assert lt[lt["supplier"] == "de_pile"][["ordered", "delivered", "tonnes"]].values.tolist() == [["2025-01-20", "2025-01-22", 50.0]]
+
+
+def test_element_scope_selects_materials():
+    world = tiny()
+    s = scenario(world)
+    model = Model(s)
+    assert model.controls["cn_licence"].materials == {"ndfeb_magnet"}  # Dy 2% >= 0.1%; ore has none
+
+
+def test_same_seed_same_files_different_seed_different(tmp_path):
+    s = scenario(tiny())
+    a = write_run(run(s, seed=5), tmp_path / "a")
+    b = write_run(run(s, seed=5), tmp_path / "b")
+    c = write_run(run(s, seed=6), tmp_path / "c")
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    for name in names:
+        if name != "manifest.json":
+            assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert (a / "lead_times.csv").read_bytes() != (c / "lead_times.csv").read_bytes()
+    import json
+    ma, mc = json.loads((a / "manifest.json").read_text()), json.loads((c / "manifest.json").read_text())
+    assert ma["seed"] == 5 and mc["seed"] == 6 and ma["scenario_sha256"] == mc["scenario_sha256"]
+
+
+def test_an_unrelated_change_does_not_reshuffle_other_streams():
+    base = tiny()
+    changed = copy.deepcopy(base)
+    changed["facilities"]["au_mine"] = {"type": "mine", "country": "AU", "material": "ore", "capacity_t_per_year": 100,
+                                         "variability": {"dist": "uniform", "min": 0.5, "max": 1.5}}
+    a, b = run(scenario(base), seed=3), run(scenario(changed), seed=3)
+    assert a.lead_times.equals(b.lead_times)
+    assert a.manifest["scenario_sha256"] != b.manifest["scenario_sha256"]
+
+
+def test_expedite_ships_by_air_when_cover_is_low():
+    world = tiny()
+    world["facilities"]["de_ev"]["expedite_below_cover_days"] = 15
+    world["controls"] = {}
+    world["timeline"] = []
+    world["facilities"]["de_ev"]["initial_stock_t"] = {"ndfeb_magnet": 1.0}
+    res = run(scenario(world), seed=1)
+    modes = res.lead_times[res.lead_times["destination"] == "DE"]["mode"].tolist()
+    assert modes[0] == "air" and "sea" in modes
+
+
+# --------------------------------------------------------------------------- mass balance, random networks
+
+
+@st.composite
+def networks(draw):
+    n_mines = draw(st.integers(1, 3))
+    n_sectors = draw(st.integers(1, 3))
+    countries = ["CN", "US", "DE", "JP"]
+    facilities, lanes = {}, []
+    for i in range(n_mines):
+        facilities[f"mine{i}"] = {"type": "mine", "country": draw(st.sampled_from(countries)), "material": "ore",
+                                  "capacity_t_per_year": draw(st.floats(0, 5000)), "batch_days": draw(st.sampled_from([1, 3, 7])),
+                                  "variability": {"dist": "uniform", "min": 0.5, "max": 1.5}}
+    facilities["plant"] = {"type": "plant", "country": draw(st.sampled_from(countries)), "output": "mag",
+                           "recipe_t_per_t": {"ore": draw(st.floats(1.0, 3.0))}, "capacity_t_per_year": draw(st.floats(10, 3000)),
+                           "processing_days": {"dist": "exponential", "mean": draw(st.floats(0.5, 10))},
+                           "policy": {"type": "order_up_to", "review_days": draw(st.sampled_from([1, 7])), "target_days": draw(st.floats(0, 60))}}
+    for i in range(n_mines):
+        lanes.append({"supplier": f"mine{i}", "buyer": "plant", "material": "ore", "share": draw(st.floats(0.1, 2)),
+                      "modes": {"sea": {"transit_days": {"dist": "triangular", "min": 1, "mode": 5, "max": 20}}}})
+    for i in range(n_sectors):
+        facilities[f"sector{i}"] = {"type": "sector", "sector": "ev", "country": draw(st.sampled_from(countries)),
+                                    "units_per_year": draw(st.floats(0, 1e6)), "bom_kg_per_unit": {"mag": 1.5},
+                                    "unmet_demand": draw(st.sampled_from(["lost", "backorder"])),
+                                    "policy": draw(st.sampled_from([
+                                        {"type": "order_up_to", "review_days": 7, "target_days": 45},
+                                        {"type": "s_S", "review_days": 1, "reorder_days": 10, "target_days": 40},
+                                        {"type": "s_Q", "review_days": 2, "reorder_days": 15, "quantity_days": 20}]))}
+        lanes.append({"supplier": "plant", "buyer": f"sector{i}", "material": "mag",
+                      "modes": {"sea": {"transit_days": {"dist": "lognormal", "mean": 20, "cv": 0.5}}}})
+    controls = {
+        "lic": {"instrument": "licensing", "exporter": "CN", "materials": ["mag"], "reviewers": draw(st.integers(1, 5)),
+                "review_days": {"dist": "gamma", "mean": 20, "cv": 0.7}, "approval_probability": draw(st.floats(0, 1))},
+        "quota": {"instrument": "quota", "exporter": "CN", "materials": ["ore", "mag"], "period": "quarter",
+                  "tonnes_per_period": draw(st.floats(0, 500)), "on_exceed": draw(st.sampled_from(["wait", "refuse"]))},
+        "ban": {"instrument": "ban", "exporter": "CN", "elements": {"any_of": ["Dy"]}, "destinations": {"include": ["US"]},
+                "on_block": draw(st.sampled_from(["hold", "refuse"]))},
+    }
+    timeline = [
+        {"date": "2025-02-01", "action": "impose", "control": "lic"},
+        {"date": "2025-02-15", "action": "impose", "control": "quota"},
+        {"date": "2025-03-01", "action": "impose", "control": "ban"},
+        {"date": "2025-04-01", "action": "release", "control": "lic", "fraction": draw(st.floats(0, 1))},
+        {"date": "2025-05-01", "action": "suspend", "control": "ban", "until": "2025-06-01"},
+    ]
+    return {"name": "random", "start": "2025-01-01", "horizon_days": 200, "warmup_days": draw(st.integers(0, 30)),
+            "materials": {"ore": {}, "mag": {"elements": {"Nd": 0.3, "Dy": 0.03}}},
+            "facilities": facilities, "lanes": lanes, "controls": controls, "timeline": timeline}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(world=networks(), seed=st.integers(0, 2**32))
+def test_mass_balance_holds_on_random_networks(world, seed):
+    res = run(scenario(world), seed=seed)  # run() raises MassBalanceError past 1e-9 of throughput
+    balance = res.manifest["mass_balance"]
+    assert abs(balance["residual_t"]) <= 1e-9 * max(1.0, balance["throughput_t"])
+    for row in res.manifest["mass_balance_by_material"].values():
+        assert row["on_hand_t"] >= -1e-6 and row["held_t"] >= 0 and row["in_transit_t"] >= 0
