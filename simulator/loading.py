@@ -44,7 +44,7 @@ _PLAIN_TAGS = {
     yaml.SequenceNode: frozenset({"tag:yaml.org,2002:seq"}),
     yaml.MappingNode: frozenset({"tag:yaml.org,2002:map"}),
 }
-_MAX_VALUES = 1_000_000  # aliases can make a small file expand enormously ("billion laughs")
+_MAX_VALUES = 250_000  # aliases can make a small file expand enormously ("billion laughs")
 
 
 def _short_tag(tag: str) -> str:
@@ -53,9 +53,11 @@ def _short_tag(tag: str) -> str:
 
 def _syntax_message(err: yaml.MarkedYAMLError) -> str:
     """PyYAML's problem, in words an analyst can act on, with where the construct began."""
-    problem = (err.problem or "").strip()
+    problem = (err.problem or "").strip().replace(", but found", ", got").replace(", but got", ", got")
     context = (err.context or "").strip()
     start = err.context_mark.line + 1 if err.context_mark else None
+    if "another document" in problem:
+        return "YAML syntax error: expected one YAML document, got a second one (a '---' line?)"
     if "'\\t'" in problem:
         return "YAML syntax error: found a tab character; indent with spaces, not tabs"
     for kind, opener, closer in (("flow mapping", "{", "}"), ("flow sequence", "[", "]")):
@@ -78,11 +80,14 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     loader = yaml.SafeLoader(text)
     lines: dict[tuple, int] = {}
     found: list[tuple[int, str]] = []
+    data: Any = None
     try:
         root = loader.get_single_node()
         if root is None:
             raise ScenarioError([f"{source}:1: scenario: expected a YAML mapping of scenario fields, got an empty file"])
         data = _build(loader, root, (), lines, source, found, [0], set())
+    except _Stop:
+        pass  # the problem is in `found`
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
@@ -117,18 +122,19 @@ def _build(loader: yaml.SafeLoader, node, path: tuple, lines: dict, source: str,
     if isinstance(node, yaml.ScalarNode):
         try:
             return loader.construct_object(node, deep=True)
-        except ValueError as err:  # e.g. 2025-13-45 matches the date pattern but is no date
-            found.append((line, f"{where}: expected a valid date (YYYY-MM-DD), got {node.value!r} ({err})"))
-            return None
+        except ValueError:  # e.g. 2025-13-45 looks like a date but is none: validation says so
+            return node.value
     active.add(id(node))
     try:
         if isinstance(node, yaml.SequenceNode):
             return [_build(loader, item, path + (i,), lines, source, found, count, active)
                     for i, item in enumerate(node.value)]
-        loader.flatten_mapping(node)  # resolves `<<: *anchor` merges
+        own = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+        loader.flatten_mapping(node)  # resolves `<<: *anchor` merges: merged pairs come first
+        merged = len(node.value) - own
         out: dict = {}
-        first: dict[str, int] = {}
-        for key_node, value_node in node.value:
+        first: dict[str, int] = {}  # keys written in this mapping itself (merged ones may be overridden)
+        for index, (key_node, value_node) in enumerate(node.value):
             key_line = key_node.start_mark.line + 1
             key = None
             if isinstance(key_node, yaml.ScalarNode) and key_node.tag in _PLAIN_TAGS[yaml.ScalarNode]:
@@ -137,16 +143,22 @@ def _build(loader: yaml.SafeLoader, node, path: tuple, lines: dict, source: str,
                 except ValueError:
                     key = None
             if not isinstance(key, (str, int)) or isinstance(key, bool):
-                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a " + type(key_node).__name__.removesuffix("Node").lower()
-                found.append((key_line, f"{where}: expected a text key, got {shown!r}"
-                              + (" (YAML reads it as a date, number, boolean or null; quote it)" if isinstance(key_node, yaml.ScalarNode) else "")))
+                if isinstance(key_node, yaml.ScalarNode):
+                    shown = f"{key_node.value!r} (YAML reads it as a date, number, boolean or null: quote it)"
+                else:
+                    shown = "a " + type(key_node).__name__.removesuffix("Node").lower()
+                found.append((key_line, f"{where}: expected a text key, got {shown}"))
                 continue
             key = str(key)
-            if key in out or key in first:
+            if key in first:
                 found.append((key_line, f"{_dotted(path + (key,))}: expected each key once in a mapping, "
                                         f"got {key!r} again (first on line {first[key]})"))
                 continue
-            first[key] = key_line
+            if index >= merged:
+                first[key] = key_line
+            if key in out:  # a merged key overridden: forget the lines of the merged value
+                for stale in [k for k in lines if k[:len(path) + 1] == path + (key,)]:
+                    del lines[stale]
             lines[path + (key,)] = key_line
             out[key] = _build(loader, value_node, path + (key,), lines, source, found, count, active)
         return out
@@ -192,7 +204,7 @@ def _apply_override(data: dict, path: str, value: Any, shown: str, origins: dict
         last = depth == len(parts) - 1
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ScenarioError([f"{shown}: {_dotted(parts[:depth + 1])}: expected a list index from 0 to {len(node) - 1}, got {part!r}"
+                raise ScenarioError([f"{shown}: {_dotted(parts[:depth + 1])}: expected a list index from 0 to {len(node) - 1}, got {part if part.isdigit() else repr(part)}"
                                      if node else f"{shown}: {_dotted(parts[:depth + 1])}: expected an index into a list, got {part!r} (the list is empty)"])
             part = int(part)
             parts[depth] = part
@@ -358,6 +370,8 @@ def describe_error(err: Mapping[str, Any], fields: Sequence[str] = ()) -> str:
     """One pydantic error as ``expected ..., got ...``; ``fields`` are the names valid there."""
     kind, msg, given = err["type"], err["msg"], err.get("input")
     ctx = err.get("ctx") or {}
+    if kind == "union_alternatives":
+        return f"{msg}, got {_given(given)}"
     if kind == "missing":
         return "expected a value (this field is required), got nothing"
     if kind == "extra_forbidden":
@@ -374,7 +388,7 @@ def describe_error(err: Mapping[str, Any], fields: Sequence[str] = ()) -> str:
         text = msg.removeprefix("Value error, ")
         return text if "got" in text else f"{text}, got {_given(given)}"
     if kind == "string_type" and isinstance(given, bool):
-        return f"expected text, got {_given(given)} (YAML reads yes/no/on/off/y/n as true/false: quote it, e.g. 'NO')"
+        return f"expected text, got {_given(given)} (YAML reads yes/no/on/off as true/false: quote it, e.g. 'NO')"
     if kind in _KINDS:
         return f"{_KINDS[kind]}, got {_given(given)}"
     bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
@@ -428,8 +442,74 @@ def _where(path: tuple, lines: dict, origins: dict, source: str) -> tuple[tuple,
     return (0, 1), f"{source}:1"
 
 
+def _member_at(data: Any, loc: Sequence) -> int | None:
+    """Index in ``loc`` of a smart-union member label (``Include``, ``literal['all']``), if any."""
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and (part in _MODELS or part.startswith(("literal[", "function-"))):
+            return i
+        elif not (isinstance(part, str) and part in _TAGS):
+            return None
+    return None
+
+
+def _alternative(label: str) -> str:
+    if label.startswith("literal["):
+        return label.removeprefix("literal[").removesuffix("]")
+    model = getattr(schema, label, None)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        required = [f.alias or n for n, f in model.model_fields.items() if f.is_required()]
+        shown = ", ".join(f"{n}: [...]" if get_origin(_unwrap(model.model_fields[n].annotation)) is list else f"{n}: ..." for n in required)
+        return "{" + shown + "}"
+    return label
+
+
+def _pick_union_members(errors: list[dict], data: Any) -> list[dict]:
+    """Keep the errors of the union member the input was meant as; one line if none fits."""
+    groups: dict[tuple, list[tuple[str, dict]]] = {}
+    for e in errors:
+        i = _member_at(data, e["loc"])
+        if i is not None:
+            groups.setdefault(tuple(e["loc"][:i]), []).append((e["loc"][i], e))
+    drop: set[int] = set()
+    extra: dict[int, dict] = {}
+    for prefix, members in groups.items():
+        labels = list(dict.fromkeys(label for label, _ in members))
+        if len(labels) < 2:
+            continue
+        given = members[0][1].get("input") if len(members[0][1]["loc"]) == len(prefix) + 1 else None
+        node = data
+        for part in _data_path(data, prefix):
+            node = node.get(part) if isinstance(node, dict) else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+        fits = [label for label in labels if isinstance(node, dict) and not any(
+            lab == label and (e["type"] in ("extra_forbidden", "model_type", "model_attributes_type", "literal_error")
+                              or (e["type"] == "missing" and len(e["loc"]) == len(prefix) + 2))
+            for lab, e in members)]
+        for label, e in members:
+            if not fits or label != fits[0]:
+                drop.add(id(e))
+        if not fits:
+            shown = [_alternative(label) for label in labels]
+            text = ", ".join(shown[:-1]) + " or " + shown[-1]
+            first = members[0][1]
+            extra[id(first)] = {"type": "union_alternatives", "loc": prefix, "msg": f"expected {text}",
+                                "input": node if given is None else given}
+    out = []
+    for e in errors:
+        if id(e) in extra:
+            out.append(extra[id(e)])
+        elif id(e) not in drop:
+            out.append(e)
+    return out
+
+
 def _schema_lines(errors: list[dict], data: Any, lines: dict, origins: dict, source: str) -> list[tuple[tuple, str]]:
     out = []
+    errors = _pick_union_members(errors, data)
     missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
     typos: set[tuple] = set()  # missing fields explained by a misspelt key next to them
     described = []
@@ -451,6 +531,10 @@ def _schema_lines(errors: list[dict], data: Any, lines: dict, origins: dict, sou
                     described.append((loc, path, f"expected one of {', '.join(map(repr, tags))}, got nothing"
                                       if tags else describe_error(e)))
                     continue
+        if e["type"] in ("model_attributes_type", "model_type") and "fixed" in _union_tags(_type_at(loc)):
+            described.append((loc, path, "expected a number of days or a distribution such as "
+                              f"{{dist: uniform, min: 10, max: 20}}, got {_given(e.get('input'))}"))
+            continue
         described.append((loc, path, describe_error(e, fields)))
     for loc, path, message in described:
         if loc in typos:
@@ -477,6 +561,8 @@ def _context(data: dict) -> dict:
     for kind in ("materials", "facilities", "controls"):
         section = data.get(kind)
         context[kind] = set(section) if isinstance(section, dict) else set()
+        if kind != "controls" and not context[kind]:
+            context[kind] = None  # a missing required section is reported once, not per reference
     start, days = data.get("start"), data.get("horizon_days")
     if isinstance(start, dt.date) and isinstance(days, int) and not isinstance(days, bool) and 0 < days < 365 * 200:
         context["horizon"] = (start, start + dt.timedelta(days=days))

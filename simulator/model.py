@@ -103,6 +103,8 @@ class Model:
         if isinstance(spec, sp.Sector):
             return c.Sector(env, name, spec.country, spec.units_per_year, spec.bom_kg_per_unit, spec.sector,
                             spec.unmet_demand, spec.catchup_factor, ledger=ledger, **self._buyer_args(spec))
+        if isinstance(spec, sp.Depot):
+            return c.Depot(env, name, spec.country, spec.throughput_t_per_year, ledger=ledger, **self._buyer_args(spec))
         if isinstance(spec, sp.Stockpile):
             return c.Stockpile(env, name, spec.country, spec.stock_t, spec.release_below_cover_days,
                                spec.release_target_cover_days, ledger=ledger)
@@ -227,8 +229,8 @@ class Model:
             new = self.sampler(new, name, field, f"{self.env.now:g}")
         if field == "release_below_cover_days":
             facility.set_release_below(new)
-        elif field == "bom_kg_per_unit":
-            facility.bom_kg_per_unit = dict(new)
+        elif field in ("bom_kg_per_unit", "throughput_t_per_year"):
+            setattr(facility, field, dict(new))
         else:
             setattr(facility, field, new)
 

@@ -35,6 +35,7 @@ __all__ = [
     "Plant",
     "Sector",
     "Stockpile",
+    "Depot",
     "Lane",
     "TransportMode",
     "Licensing",
@@ -388,6 +389,15 @@ class Sector(_Buyer):
     )
 
 
+class Depot(_Buyer):
+    """A distributor, port warehouse or trader: buys materials and resells them unchanged."""
+
+    type: Literal["depot"]
+    throughput_t_per_year: dict[MaterialRef, NonNegative] = Field(
+        min_length=1, description="Planned flow per material: sets days of cover for its policy."
+    )
+
+
 class Stockpile(_Facility):
     """A state or company reserve: ships only what the timeline releases, or to stop outages."""
 
@@ -401,7 +411,7 @@ class Stockpile(_Facility):
     )
 
 
-Facility = Annotated[Union[Mine, Plant, Sector, Stockpile], Field(discriminator="type")]
+Facility = Annotated[Union[Mine, Plant, Sector, Depot, Stockpile], Field(discriminator="type")]
 
 # --------------------------------------------------------------------------- lanes
 
@@ -570,6 +580,7 @@ RUNTIME_SETTABLE: dict[str, frozenset[str]] = {
     "mine": frozenset({"capacity_t_per_year", "utilisation", "variability", "max_stock_t"}),
     "plant": frozenset({"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days"}),
     "sector": frozenset({"units_per_year", "bom_kg_per_unit"}),
+    "depot": frozenset({"throughput_t_per_year"}),
     "stockpile": frozenset({"release_below_cover_days", "release_target_cover_days"}),
     "licensing": frozenset(
         {"reviewers", "review_days", "review_working_days", "approval_probability",
@@ -624,6 +635,8 @@ def _inputs(facility) -> dict[str, float]:
         return dict(facility.recipe_t_per_t)
     if isinstance(facility, Sector):
         return dict(facility.bom_kg_per_unit)
+    if isinstance(facility, Depot):
+        return dict(facility.throughput_t_per_year)
     return {}
 
 
@@ -635,6 +648,8 @@ def supplies(facility, material: str) -> bool:
         return facility.output == material
     if isinstance(facility, Stockpile):
         return material in facility.stock_t
+    if isinstance(facility, Depot):
+        return material in facility.throughput_t_per_year
     return False
 
 
@@ -664,12 +679,12 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
             if material not in materials:
                 continue
             if (name, material) not in supplied:
-                key = "recipe_t_per_t" if isinstance(fac, Plant) else "bom_kg_per_unit"
+                key = {"plant": "recipe_t_per_t", "sector": "bom_kg_per_unit"}.get(fac.type, "throughput_t_per_year")
                 found.append(((("facilities", name, key, material)), (
-                    f"expected a lane from a mine or plant supplying {material!r} to {name!r}, got none")))
+                    f"expected a lane from a mine, plant or depot supplying {material!r} to {name!r}, got none")))
         if isinstance(fac, Plant) and fac.output in fac.recipe_t_per_t:
             found.append((("facilities", name, "output"), f"expected an output that is not also an input, got {fac.output!r}"))
-        if isinstance(fac, (Plant, Sector)):
+        if isinstance(fac, (Plant, Sector, Depot)):
             for key in ("policies", "initial_stock_t"):
                 extra = [m for m in (getattr(fac, key) or {}) if m in materials and m not in ins and not (isinstance(fac, Plant) and m == fac.output)]
                 for m in extra:
@@ -717,10 +732,22 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
     return found
 
 
+def _changed(spec: Spec, changes: dict) -> dict:
+    """``spec`` as data with ``changes`` applied. Giving one form of review time replaces the
+    other (review_days <-> review_working_days), since a control has exactly one."""
+    data = spec.model_dump(by_alias=True, exclude_unset=True)
+    if hasattr(spec, "type"):
+        data["type"] = spec.type
+    for given, other in (("review_days", "review_working_days"), ("review_working_days", "review_days")):
+        if given in changes and other not in changes:
+            data.pop(other, None)
+    data.update(changes)
+    return data
+
+
 def _revalidate(spec: Spec, changes: dict, loc: tuple, s: Scenario, single: bool = False):
     """Check that ``spec`` with ``changes`` applied is still valid; problems located at ``loc``."""
-    data = spec.model_dump(by_alias=True, exclude_unset=True)
-    data.update(changes)
+    data = _changed(spec, changes)
     context = {"materials": set(s.materials), "facilities": set(s.facilities), "controls": set(s.controls)}
     try:
         type(spec).model_validate(data, context=context)
@@ -737,11 +764,7 @@ def _revalidate(spec: Spec, changes: dict, loc: tuple, s: Scenario, single: bool
 
 def apply_change(spec: Spec, changes: dict) -> Spec:
     """Return a copy of ``spec`` with ``changes`` validated and applied (specs are frozen)."""
-    data = spec.model_dump(by_alias=True, exclude_unset=True)
-    if hasattr(spec, "type"):
-        data["type"] = spec.type
-    data.update(changes)
-    return type(spec).model_validate(data)
+    return type(spec).model_validate(_changed(spec, changes))
 
 
 def material_in_scope(control: _Control, material_name: str, material: Material) -> bool:

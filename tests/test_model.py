@@ -243,3 +243,29 @@ def test_mass_balance_holds_on_random_networks(world, seed):
     assert abs(balance["residual_t"]) <= 1e-9 * max(1.0, balance["throughput_t"])
     for row in res.manifest["mass_balance_by_material"].values():
         assert row["on_hand_t"] >= -1e-6 and row["held_t"] >= 0 and row["in_transit_t"] >= 0
+
+
+def test_depot_relays_between_maker_and_line():
+    world = one_line_world(horizon=100, transit=10)
+    world["facilities"]["de_port"] = {"type": "depot", "country": "DE", "throughput_t_per_year": {"mag": 365},
+                                      "policy": {"type": "order_up_to", "review_days": 1, "target_days": 20}}
+    world["lanes"] = [
+        {"supplier": "cn_mine", "buyer": "de_port", "material": "mag", "modes": {"sea": {"transit_days": 10}}},
+        {"supplier": "de_port", "buyer": "de_line", "material": "mag", "modes": {"truck": {"transit_days": 1}}},
+    ]
+    world["facilities"]["de_line"]["policy"] = {"type": "order_up_to", "review_days": 1, "target_days": 5}
+    res = run(scenario(world), seed=1)
+    assert res.shortages.iloc[0]["units_lost"] == 0
+    lt = res.lead_times
+    assert set(lt[lt["buyer"] == "de_line"]["lead_time_days"]) == {1.0}
+    assert set(lt[lt["buyer"] == "de_port"]["lead_time_days"]) == {10.0}
+
+
+def test_ease_to_working_days_replaces_calendar_review_days():
+    lic = {"lic": {"instrument": "licensing", "exporter": "CN", "materials": ["mag"], "reviewers": 100,
+                   "review_days": 3, "approval_probability": 1.0, "in_force_at_start": True}}
+    timeline = [{"date": "2025-01-20", "action": "ease", "control": "lic", "set": {"review_working_days": 1}}]
+    res = run(scenario(one_line_world(controls=lic, timeline=timeline, horizon=40)), seed=1)
+    lic_rows = res.licences
+    assert (lic_rows[lic_rows["applied"] == "2025-01-10"]["decided"] == "2025-01-13").all()  # 3 calendar days
+    assert (lic_rows[lic_rows["applied"] == "2025-01-24"]["decided"] == "2025-01-27").all()  # Friday -> Monday

@@ -6,6 +6,7 @@ with the others it is wired to. None of them reads YAML or knows the scenario sc
 """
 
 from .controls import BanControl, ExportControl, LicensingControl, QuotaControl
+from .depot import Depot
 from .facility import Facility, InputLine
 from .lane import Lane, Mode
 from .ledger import Ledger, Order, Shipment
@@ -17,7 +18,7 @@ from .sector import Sector
 from .stockpile import Stockpile
 
 __all__ = [
-    "Application", "BanControl", "ExportControl", "Facility", "FixedQuantity", "InputLine", "Lane",
+    "Application", "BanControl", "Depot", "ExportControl", "Facility", "FixedQuantity", "InputLine", "Lane",
     "Ledger", "LicensingControl", "LicensingOffice", "MinMax", "Mine", "Mode", "Order", "OrderUpTo",
     "POLICIES", "Plant", "QuotaControl", "Sector", "Shipment", "Stockpile",
 ]
