@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["RunInfo", "shortages", "plant_starvation", "lead_times", "lead_time_stats", "flows_monthly",
-           "licences", "inventory_daily", "headline", "summary"]
+           "licences", "production_daily", "inventory_daily", "headline", "summary"]
 
 STOP_TOLERANCE = 1e-9  # a day short by more than this share of plan counts as stopped
 
@@ -226,6 +226,16 @@ def licences(lic: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
         "tonnes": lic["tonnes"], "applied": info.dates(lic["t_applied"]), "decided": info.dates(decided_t),
         "decision": lic["decision"].astype(str),
         "wait_days": np.where(pending, info.t_end - lic["t_applied"], lic["t_decided"] - lic["t_applied"]),
+    })
+
+
+def production_daily(production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+    """Daily output of each demand facility: ``date``, ``facility``, ``planned_units``,
+    ``produced_units`` (more than planned on catch-up days with backorders)."""
+    prod = production[production["t"] >= info.t_start - 1e-9]
+    return pd.DataFrame({
+        "date": info.dates(prod["t"]).to_numpy(), "facility": prod["facility"].astype(str).to_numpy(),
+        "planned_units": prod["planned_units"].to_numpy(), "produced_units": prod["produced_units"].to_numpy(),
     })
 
 

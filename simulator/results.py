@@ -29,6 +29,7 @@ FILES = {
     "flows_monthly": "flows_monthly.csv",
     "licences": "licences.csv",
     "inventory_daily": "inventory_daily.csv",
+    "production_daily": "production_daily.csv",
     "events": "events.csv",
 }
 

@@ -111,9 +111,18 @@ def _check_in_horizon(day: dt.date, info: ValidationInfo) -> dt.date:
 
 DateInHorizon = Annotated[dt.date, AfterValidator(_check_in_horizon)]
 
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+def _not_a_boolean(value: Any) -> Any:
+    # YAML reads yes/no/on/off as booleans and pydantic would quietly take them as 1 and 0.
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()} (a YAML boolean)")
+    return value
+
+
+NoBool = BeforeValidator(_not_a_boolean)
+Probability = Annotated[float, Field(ge=0.0, le=1.0), NoBool]
+NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False), NoBool]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False), NoBool]
+Count = Annotated[int, NoBool]
 
 # --------------------------------------------------------------------------- distributions
 
@@ -429,7 +438,7 @@ class Lane(Spec):
     material: MaterialRef
     modes: dict[Identifier, TransportMode] = Field(min_length=1)
     default_mode: Identifier | None = Field(default=None, description="Defaults to the first mode.")
-    priority: Annotated[int, Field(ge=1)] = 1
+    priority: Annotated[Count, Field(ge=1)] = 1
     share: Positive = 1.0
 
     @model_validator(mode="after")
@@ -482,7 +491,7 @@ class Licensing(_Control):
     """Every in-scope shipment needs a licence from the exporter's office (c reviewers, FCFS)."""
 
     instrument: Literal["licensing"]
-    reviewers: Annotated[int, Field(ge=1)]
+    reviewers: Annotated[Count, Field(ge=1)]
     review_days: Distribution | None = None
     review_working_days: Distribution | None = None
     approval_probability: Probability
@@ -599,9 +608,9 @@ class Scenario(Spec):
     name: Identifier
     description: str = ""
     start: dt.date
-    horizon_days: Annotated[int, Field(ge=1, le=365 * 200)]
-    seed: Annotated[int, Field(ge=0)] = 0
-    warmup_days: Annotated[int, Field(ge=0, le=3650)] = Field(
+    horizon_days: Annotated[Count, Field(ge=1, le=365 * 200)]
+    seed: Annotated[Count, Field(ge=0)] = 0
+    warmup_days: Annotated[Count, Field(ge=0, le=3650)] = Field(
         default=0,
         description="Days simulated before `start` (no timeline events, nothing reported) so "
         "that pipelines and inventories reach their steady state.",

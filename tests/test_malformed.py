@@ -20,6 +20,10 @@ MALFORMED = DATA / "malformed"
 TINY = DATA / "tiny.yaml"
 
 CASES: list[tuple[str, list[str]]] = [
+    ('48_yaml_booleans_as_numbers.yaml', [
+        '{f}:6: seed: expected a number, got true (a YAML boolean)',
+        '{f}:18: facilities.cn_magnets.utilisation: expected a number, got true (a YAML boolean)',
+    ]),
     ('01_yaml_bad_indent.yaml', [
         '{f}:14: YAML syntax error: expected this line to be indented like the keys above it, got a different indentation',
     ]),
