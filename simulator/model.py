@@ -44,6 +44,7 @@ class Model:
         for event in scenario.timeline:
             self._schedule(event)
         self._pairs = self._inventory_pairs()
+        self._refresh_rates()
         self.env.process(self._sample_inventory())
         self.finished = False
 
@@ -202,6 +203,7 @@ class Model:
         table = self.ledger.records.events
         table.append(self.env.now, table.code("action", event.action), table.code("target", target),
                      table.code("detail", detail))
+        self._refresh_rates()
 
     def _change_control(self, name: str, changes: dict) -> None:
         spec = self.specs[name] = sp.apply_change(self.specs[name], changes)
@@ -237,25 +239,33 @@ class Model:
     # ----------------------------------------------------------------- records
 
     def _inventory_pairs(self) -> list[tuple]:
+        """(stock dict, material, facility code, material code) for every stock to sample."""
         table = self.ledger.records.inventory
-        pairs = []
-        for name, fac in self.facilities.items():
-            for material in fac.stock:
-                rate = fac.daily_use_t(material) or fac.planned_output_t_per_day(material)
-                pairs.append((fac.stock, material, table.code("facility", name), table.code("material", material), rate, fac, name))
-        return pairs
+        return [
+            (fac.stock, material, table.code("facility", name), table.code("material", material), fac)
+            for name, fac in self.facilities.items() for material in fac.stock
+        ]
+
+    def _refresh_rates(self) -> None:
+        """Daily use (inputs) or planned output (outputs) per sampled stock, for days of cover.
+        Rates change only on timeline events, so they are computed then, not every day."""
+        self._rates = [
+            fac.daily_use_t(material) or fac.planned_output_t_per_day(material)
+            for _stock, material, _f, _m, fac in self._pairs
+        ]
 
     def _sample_inventory(self):
-        append = self.ledger.records.inventory.append
+        extend = self.ledger.records.inventory.data.extend
         step = self.scenario.inventory_sample_days
-        env = self.env
+        env, nan = self.env, math.nan
         yield env.timeout(self.t_start)
         while True:
             now = env.now
-            for stock, material, f_code, m_code, _rate, fac, _name in self._pairs:
+            rows = []
+            for (stock, material, f_code, m_code, _fac), rate in zip(self._pairs, self._rates):
                 on_hand = stock[material]
-                rate = fac.daily_use_t(material) or fac.planned_output_t_per_day(material)
-                append(now, f_code, m_code, on_hand, on_hand / rate if rate > 0 else math.nan)
+                rows += (now, f_code, m_code, on_hand, on_hand / rate if rate > 0 else nan)
+            extend(rows)
             yield env.timeout(step)
 
     # ----------------------------------------------------------------- running

@@ -14,17 +14,20 @@ __all__ = ["Table", "Records"]
 
 
 class Table:
-    """Columns of one kind of record. ``kinds`` maps column name to ``"f"`` (float), ``"i"``
-    (integer) or ``"c"`` (category: a name stored as a small integer)."""
+    """Rows of one kind of record, stored row after row in a single ``array('d')``.
+
+    ``kinds`` maps column name to ``"f"`` (float), ``"i"`` (integer, exact below 2**53) or
+    ``"c"`` (category: a name stored as a small integer code). One C-level ``extend`` per row
+    keeps appending cheap; 8 bytes per value keeps memory proportional to the records.
+    """
 
     def __init__(self, kinds: dict[str, str]):
         self.kinds = dict(kinds)
-        self.columns: dict[str, array] = {
-            name: array("d") if kind == "f" else array("q" if kind == "i" else "i") for name, kind in kinds.items()
-        }
+        self.width = len(kinds)
+        self.data = array("d")
         self.categories: dict[str, list[str]] = {n: [] for n, k in kinds.items() if k == "c"}
         self._codes: dict[str, dict[str, int]] = {n: {} for n in self.categories}
-        self._appenders = [self.columns[name].append for name in kinds]
+        self._extend = self.data.extend
 
     def code(self, column: str, name: str) -> int:
         """The integer that stands for ``name`` in a category column (added if new)."""
@@ -37,28 +40,36 @@ class Table:
 
     def append(self, *values) -> None:
         """Append one row, values in column order; category values already as codes."""
-        for add, value in zip(self._appenders, values):
-            add(value)
+        self._extend(values)
 
     def __len__(self) -> int:
-        first = next(iter(self.columns.values()), None)
-        return len(first) if first is not None else 0
+        return len(self.data) // self.width
+
+    def column(self, name: str):
+        """One column as a numpy array (a strided view, no copy)."""
+        import numpy as np
+
+        index = list(self.kinds).index(name)
+        return np.frombuffer(self.data, dtype=np.float64).reshape(-1, self.width)[:, index] if len(self.data) else np.array([])
 
     def to_frame(self):
         import numpy as np
         import pandas as pd
 
+        rows = np.frombuffer(self.data, dtype=np.float64).reshape(-1, self.width) if len(self.data) else np.empty((0, self.width))
         data = {}
-        for name, kind in self.kinds.items():
-            values = np.frombuffer(self.columns[name], dtype={"f": np.float64, "i": np.int64, "c": np.int32}[kind]) if len(self.columns[name]) else np.array([], dtype={"f": np.float64, "i": np.int64, "c": np.int32}[kind])
+        for index, (name, kind) in enumerate(self.kinds.items()):
+            values = rows[:, index]
             if kind == "c":
-                data[name] = pd.Categorical.from_codes(values, categories=pd.Index(self.categories[name], dtype=object)) if len(self.categories[name]) else pd.Categorical([])
+                data[name] = pd.Categorical.from_codes(values.astype(np.int32), categories=pd.Index(self.categories[name], dtype=object)) if self.categories[name] else pd.Categorical([])
+            elif kind == "i":
+                data[name] = values.astype(np.int64)
             else:
                 data[name] = values.copy()
         return pd.DataFrame(data)
 
     def nbytes(self) -> int:
-        return sum(col.itemsize * len(col) for col in self.columns.values())
+        return self.data.itemsize * len(self.data)
 
 
 class Records:

@@ -128,7 +128,7 @@ def test_sector_first_stop_is_stock_over_use():
     env = simpy.Environment()
     ledger, _sup, sector, _lane = network(env, supplier_stock=0.0, target_days=12.5)
     env.run(until=30)
-    produced = np.frombuffer(ledger.records.production.columns["produced_units"])
+    produced = ledger.records.production.column("produced_units")
     # 12.5 t at 1 t/day: days 0..11 full, day 12 half, then nothing.
     assert produced[:12].tolist() == [1.0] * 12
     assert produced[12] == pytest.approx(0.5)
@@ -147,7 +147,7 @@ def test_deterministic_chain_lead_time_is_sum_of_stages():
     assert ((delivered["t_delivered"] - delivered["t_ordered"]) == 12.0).all()
     assert ((delivered["t_cleared"] - delivered["t_filled"]) == 7.0).all()
     assert sector.backlog_units == 0
-    assert np.frombuffer(ledger.records.production.columns["produced_units"]).min() == 1.0
+    assert ledger.records.production.column("produced_units").min() == 1.0
 
 
 def test_supplier_fills_fcfs_and_partially_when_short():
@@ -274,7 +274,7 @@ def test_stockpile_tops_up_a_buyer_whose_cover_falls():
     pile = Stockpile(env, "pile", "DE", {"mag": 100.0}, release_below_cover_days=3.0, release_target_cover_days=10.0, ledger=ledger)
     Lane(env, pile, sector, "mag", {"truck": 1.0})
     env.run(until=60)
-    produced = np.frombuffer(ledger.records.production.columns["produced_units"])
+    produced = ledger.records.production.column("produced_units")
     assert produced.min() == 1.0  # never stopped while the stockpile lasted
     assert pile.released_t > 0 and sup.backlog_t("mag") > 0
 
@@ -314,5 +314,5 @@ def test_hand_written_simpy_model_uses_components_directly():
     env.process(my_importer())
     env.run(until=20)
     assert log == [2.0, 7.0, 12.0, 17.0]
-    produced = np.frombuffer(ledger.records.production.columns["produced_units"]).tolist()
+    produced = ledger.records.production.column("produced_units").tolist()
     assert produced == [1.0] * 20

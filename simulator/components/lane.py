@@ -58,6 +58,10 @@ class Lane:
         # because a control's scope may change on the timeline.
         self.controls = [c for c in controls if c.exporter == self.exporter] if self.crosses_border else []
         self.ledger = supplier.ledger
+        table = self.ledger.records.shipments
+        self.record_codes = tuple(table.code(column, name) for column, name in (
+            ("material", material), ("supplier", supplier.name), ("buyer", buyer.name),
+            ("exporter", self.exporter), ("destination", self.destination)))
         supplier.add_outbound(self)
         buyer.add_inbound(self)
 

@@ -84,13 +84,13 @@ class Ledger:
 
     def record_shipment(self, s: Shipment, outcome: str) -> None:
         table = self.records.shipments
-        lane, order = s.order.lane, s.order
+        order = s.order
+        lane = order.lane
+        material, supplier, buyer, exporter, destination = lane.record_codes
         table.append(
-            s.id, order.id, table.code("material", lane.material), table.code("supplier", lane.supplier.name),
-            table.code("buyer", lane.buyer.name), table.code("exporter", lane.exporter),
-            table.code("destination", lane.destination), table.code("mode", order.mode), s.tonnes,
-            order.t_ordered, s.t_filled, s.t_cleared, s.t_delivered, table.code("outcome", outcome),
-            s.tonnes * lane.modes[order.mode][1],
+            s.id, order.id, material, supplier, buyer, exporter, destination,
+            table.code("mode", order.mode), s.tonnes, order.t_ordered, s.t_filled, s.t_cleared,
+            s.t_delivered, table.code("outcome", outcome), s.tonnes * lane.modes[order.mode].cost_per_t,
         )
 
     def in_flight_t(self) -> tuple[dict, dict]:
