@@ -125,7 +125,8 @@ def plant_starvation(batches: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
         else:
             g = g.sort_values("t")
             desired, produced = float(g["desired_t"].sum()), float(g["produced_t"].sum())
-            short = g["produced_t"].to_numpy() < g["desired_t"].to_numpy() * (1 - 1e-6)
+            wanted, made = g["desired_t"].to_numpy(), g["produced_t"].to_numpy()
+            short = (made < wanted * (1 - 1e-6)) & (wanted - made > 1e-6)
             stops = _outages(g["t"].to_numpy(), short, meta.get("batch_days", 1.0), info)
         rows.append({
             "facility": name, "country": meta["country"], "output": meta.get("output", ""),
@@ -145,8 +146,12 @@ def lead_times(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     and ``destination`` (country codes), ``mode``; ``ordered`` and ``delivered`` (ISO dates);
     ``tonnes``; ``lead_time_days`` = delivered - ordered, split into ``wait_stock_days``
     (order placed -> goods left the supplier's stock), ``wait_licence_days`` (held at the
-    exporter: licence review, quota or ban) and ``transit_days``. Shipments delivered from
-    the start date on.
+    exporter: licence review, quota or ban) and ``transit_days``. When the tonnes were ordered
+    before and that order failed (licence denied, refused, or withdrawn from a supplier that
+    had no stock), the time lost counts too: as licence wait for a denial or refusal
+    (including the wait to re-order), as stock wait for a withdrawn order. ``ordered`` is the first order of
+    the tonnes: a re-order after a denial keeps the original date. Shipments delivered from the
+    start date on.
     """
     d = shipments[(shipments["outcome"] == "delivered") & (shipments["t_delivered"] >= info.t_start)].copy()
     d = d.sort_values(["t_delivered", "shipment_id"]).reset_index(drop=True)
@@ -155,11 +160,11 @@ def lead_times(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
         "material": d["material"].astype(str).to_numpy(), "supplier": d["supplier"].astype(str).to_numpy(),
         "buyer": d["buyer"].astype(str).to_numpy(), "exporter": d["exporter"].astype(str).to_numpy(),
         "destination": d["destination"].astype(str).to_numpy(), "mode": d["mode"].astype(str).to_numpy(),
-        "ordered": info.dates(d["t_ordered"]).to_numpy(), "delivered": info.dates(d["t_delivered"]).to_numpy(),
+        "ordered": info.dates(d["t_first_ordered"]).to_numpy(), "delivered": info.dates(d["t_delivered"]).to_numpy(),
         "tonnes": d["tonnes"].to_numpy(),
-        "lead_time_days": (d["t_delivered"] - d["t_ordered"]).to_numpy(),
-        "wait_stock_days": (d["t_filled"] - d["t_ordered"]).to_numpy(),
-        "wait_licence_days": (d["t_cleared"] - d["t_filled"]).to_numpy(),
+        "lead_time_days": (d["t_delivered"] - d["t_first_ordered"]).to_numpy(),
+        "wait_stock_days": (d["t_filled"] - d["t_ordered"] + d["lost_stock_days"]).to_numpy(),
+        "wait_licence_days": (d["t_cleared"] - d["t_filled"] + d["lost_licence_days"]).to_numpy(),
         "transit_days": (d["t_delivered"] - d["t_cleared"]).to_numpy(),
     })
     return out

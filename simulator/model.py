@@ -38,6 +38,8 @@ class Model:
         self.t_start = float(scenario.warmup_days)
         self.t_end = self.t_start + scenario.horizon_days
         self.specs: dict[str, Any] = {**scenario.facilities, **scenario.controls}
+        self.suspended: dict[str, bool] = {}  # control -> whether it applies again when resumed
+        self._suspended_until: dict[str, float] = {}
         self.controls = {name: self._build_control(name, spec) for name, spec in scenario.controls.items()}
         self.facilities = {name: self._build_facility(name, spec) for name, spec in scenario.facilities.items()}
         self.lanes = [self._build_lane(i, spec) for i, spec in enumerate(scenario.lanes)]
@@ -89,6 +91,7 @@ class Model:
             initial_stock_t=spec.initial_stock_t,
             expedite_below_cover_days=spec.expedite_below_cover_days,
             resource_after_denial_days=spec.resource_after_denial_days,
+            cancel_backlog_after_days=spec.cancel_backlog_after_days,
         )
 
     def _build_facility(self, name: str, spec):
@@ -173,18 +176,30 @@ class Model:
         """Carry out one timeline event now."""
         detail = ""
         if isinstance(event, sp.Impose):
-            self.controls[event.control].impose()
             target = event.control
+            detail = f"announced {event.announced}" if event.announced else ""
+            if target in self.suspended:  # comes into force when the suspension ends
+                self.suspended[target] = True
+                detail = (detail + "; " if detail else "") + "deferred: suspended"
+            else:
+                self.controls[target].impose()
         elif isinstance(event, sp.Lift):
             self.controls[event.control].lift()
+            self.suspended.pop(event.control, None)
+            self._suspended_until.pop(event.control, None)
             target = event.control
         elif isinstance(event, sp.Suspend):
-            self.controls[event.control].lift()
             target = event.control
+            control = self.controls[target]
+            # Remember whether the control should apply again when the suspension ends: it was
+            # in force, or (see Impose) it is imposed while suspended.
+            self.suspended[target] = self.suspended.get(target, False) or control.in_force
+            control.lift()
+            detail = f"until {event.until}" if event.until else "indefinitely"
+            self._suspended_until[target] = math.inf
             if event.until is not None:
-                detail = f"until {event.until}"
-                if self.time_of(event.until) <= self.t_end:
-                    self._schedule(sp.Impose(action="impose", control=event.control, date=event.until))
+                t_until = self._suspended_until[target] = self.time_of(event.until)
+                self.env.timeout(t_until - self.env.now).callbacks.append(lambda _e, name=target, until=t_until: self._end_suspension(name, until))
         elif isinstance(event, sp.Release):
             count = self.controls[event.control].release(event.fraction)
             target, detail = event.control, f"{count} applications released ({event.fraction:g} of backlog)"
@@ -204,6 +219,17 @@ class Model:
         table.append(self.env.now, table.code("action", event.action), table.code("target", target),
                      table.code("detail", detail))
         self._refresh_rates()
+
+    def _end_suspension(self, name: str, until: float) -> None:
+        if name not in self.suspended or self._suspended_until.get(name, until) != until:
+            return  # lifted meanwhile, or suspended again with another end
+        reimpose = self.suspended.pop(name)
+        self._suspended_until.pop(name, None)
+        if reimpose:
+            self.controls[name].impose()
+        table = self.ledger.records.events
+        table.append(self.env.now, table.code("action", "suspension ends"), table.code("target", name),
+                     table.code("detail", "in force again" if reimpose else "not in force"))
 
     def _change_control(self, name: str, changes: dict) -> None:
         spec = self.specs[name] = sp.apply_change(self.specs[name], changes)
@@ -233,6 +259,13 @@ class Model:
             facility.set_release_below(new)
         elif field in ("bom_kg_per_unit", "throughput_t_per_year"):
             setattr(facility, field, dict(new))
+        elif field == "policy":  # every input without a policy of its own
+            for material, line in facility.inputs.items():
+                if material not in spec.policies:
+                    line.policy = self._policy(new)
+        elif field in ("expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days"):
+            for line in facility.inputs.values():
+                setattr(line, field, new)
         else:
             setattr(facility, field, new)
 

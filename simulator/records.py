@@ -80,7 +80,8 @@ class Records:
         # end of the run (still held or in transit: outcome says which).
         self.shipments = Table({
             "shipment_id": "i", "order_id": "i", "material": "c", "supplier": "c", "buyer": "c",
-            "exporter": "c", "destination": "c", "mode": "c", "tonnes": "f", "t_ordered": "f",
+            "exporter": "c", "destination": "c", "mode": "c", "tonnes": "f", "t_first_ordered": "f",
+            "lost_stock_days": "f", "lost_licence_days": "f", "t_ordered": "f",
             "t_filled": "f", "t_cleared": "f", "t_delivered": "f", "outcome": "c", "cost": "f",
         })
         # One row per licence application once decided, or at the end if still pending.

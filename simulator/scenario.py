@@ -348,7 +348,13 @@ class _Buyer(_Facility):
         description="Ship by air (the lane's fastest mode) when cover falls below this.",
     )
     resource_after_denial_days: NonNegative = Field(
-        default=30.0, description="How long a buyer avoids a lane after a denial or refusal."
+        default=30.0,
+        description="How long a buyer avoids a lane after a denial or refusal (0: re-apply at once).",
+    )
+    cancel_backlog_after_days: NonNegative | None = Field(
+        default=None,
+        description="Cancel what a supplier has not shipped after this many days, avoid that "
+        "lane and order the tonnes through the others (default: wait however long it takes).",
     )
 
 
@@ -380,7 +386,9 @@ class Plant(_Buyer):
     processing_days: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
     batch_days: Positive = 1.0
     output_stock_days: NonNegative = Field(
-        default=14.0, description="Finished-goods target, in days of planned output."
+        default=14.0,
+        description="Target for finished stock plus work in process, in days of planned output "
+        "(batches refill it, and the open order backlog, within capacity).",
     )
 
 
@@ -585,11 +593,12 @@ Event = Annotated[
 ]
 
 # Parameters the running model knows how to change mid-run, by facility type / instrument.
+_BUYING = frozenset({"policy", "expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days"})
 RUNTIME_SETTABLE: dict[str, frozenset[str]] = {
     "mine": frozenset({"capacity_t_per_year", "utilisation", "variability", "max_stock_t"}),
-    "plant": frozenset({"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days"}),
-    "sector": frozenset({"units_per_year", "bom_kg_per_unit"}),
-    "depot": frozenset({"throughput_t_per_year"}),
+    "plant": _BUYING | {"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days"},
+    "sector": _BUYING | {"units_per_year", "bom_kg_per_unit"},
+    "depot": _BUYING | {"throughput_t_per_year"},
     "stockpile": frozenset({"release_below_cover_days", "release_target_cover_days"}),
     "licensing": frozenset(
         {"reviewers", "review_days", "review_working_days", "approval_probability",

@@ -69,7 +69,7 @@ def test_timeline_suspend_until_reimposes():
     waits = lt.groupby(lt["ordered"].str.slice(0, 7))["wait_licence_days"].max()
     assert waits["2025-01"] == 0 and waits["2025-02"] == 5 and waits["2025-03"] == 0 and waits["2025-04"] == 5
     assert res.tables["events"][["date", "action"]].values.tolist() == [
-        ["2025-02-01", "impose"], ["2025-03-01", "suspend"], ["2025-04-01", "impose"]]
+        ["2025-02-01", "impose"], ["2025-03-01", "suspend"], ["2025-04-01", "suspension ends"]]
 
 
 def test_release_in_volume_clears_backlog_and_lead_times_fall():
@@ -269,3 +269,73 @@ def test_ease_to_working_days_replaces_calendar_review_days():
     lic_rows = res.licences
     assert (lic_rows[lic_rows["applied"] == "2025-01-10"]["decided"] == "2025-01-13").all()  # 3 calendar days
     assert (lic_rows[lic_rows["applied"] == "2025-01-24"]["decided"] == "2025-01-27").all()  # Friday -> Monday
+
+
+def test_suspension_defers_an_impose_due_while_suspended():
+    # Announced 9 Oct for 8 Nov, suspended on 7 Nov until 10 Dec: never applies before 10 Dec.
+    lic = {"lic": {"instrument": "licensing", "exporter": "CN", "materials": ["mag"], "reviewers": 1000,
+                   "review_days": 5, "approval_probability": 1.0}}
+    timeline = [
+        {"date": "2025-11-08", "action": "impose", "control": "lic", "announced": "2025-10-09"},
+        {"date": "2025-11-07", "action": "suspend", "control": "lic", "until": "2025-12-10"},
+    ]
+    world = one_line_world(controls=lic, timeline=timeline, horizon=365)
+    res = run(scenario(world), seed=1)
+    applied = res.licences["applied"]
+    assert len(applied) > 0 and applied.min() == "2025-12-10"
+    events = res.tables["events"][["date", "action", "detail"]].values.tolist()
+    assert events == [["2025-11-07", "suspend", "until 2025-12-10"],
+                      ["2025-11-08", "impose", "announced 2025-10-09; deferred: suspended"],
+                      ["2025-12-10", "suspension ends", "in force again"]]
+
+
+def test_suspension_of_a_control_not_in_force_does_not_impose_it():
+    lic = {"lic": {"instrument": "licensing", "exporter": "CN", "materials": ["mag"], "reviewers": 1000,
+                   "review_days": 5, "approval_probability": 1.0}}
+    timeline = [{"date": "2025-02-01", "action": "suspend", "control": "lic", "until": "2025-03-01"}]
+    res = run(scenario(one_line_world(controls=lic, timeline=timeline, horizon=120)), seed=1)
+    assert len(res.licences) == 0
+
+
+def test_reorder_after_denial_keeps_the_first_order_date():
+    # Approval 0 then 1: the first applications are denied and re-applied at once; the
+    # delivered tonnes' lead time counts from their first order.
+    lic = {"lic": {"instrument": "licensing", "exporter": "CN", "materials": ["mag"], "reviewers": 1000,
+                   "review_days": 10, "approval_probability": 0.0, "in_force_at_start": True}}
+    timeline = [{"date": "2025-01-15", "action": "ease", "control": "lic", "set": {"approval_probability": 1.0}}]
+    world = one_line_world(controls=lic, timeline=timeline, horizon=60, transit=5)
+    world["facilities"]["de_line"]["resource_after_denial_days"] = 0
+    res = run(scenario(world), seed=1)
+    lt = res.lead_times
+    first = lt[lt["ordered"] == "2025-01-02"]
+    # Ordered day 1 (day 0 is at target), denied day 11, re-applied at once and approved
+    # day 21, delivered day 26.
+    assert first["lead_time_days"].tolist() == [25.0] and first["wait_licence_days"].tolist() == [20.0]
+    assert (lt["lead_time_days"] == lt["wait_stock_days"] + lt["wait_licence_days"] + lt["transit_days"]).all()
+
+
+def test_stale_backlog_is_cancelled_and_resourced():
+    world = one_line_world(horizon=80, cover_days=20)
+    world["facilities"]["cn_mine"]["capacity_t_per_year"] = 0  # the preferred supplier never has stock
+    world["facilities"]["au_mine"] = {"type": "mine", "country": "AU", "material": "mag", "capacity_t_per_year": 3650,
+                                      "batch_days": 1, "initial_stock_t": 100}
+    world["lanes"].append({"supplier": "au_mine", "buyer": "de_line", "material": "mag", "priority": 2,
+                           "modes": {"sea": {"transit_days": 10}}})
+    world["facilities"]["de_line"]["cancel_backlog_after_days"] = 5
+    res = run(scenario(world), seed=1)
+    lt = res.lead_times
+    assert set(lt["supplier"]) == {"au_mine"} and res.shortages.iloc[0]["units_lost"] == 0
+    # Ordered from CN on day 1, withdrawn at the review of day 7, re-ordered from AU at once:
+    # 6 days lost waiting for stock, then 10 days at sea.
+    first = lt[lt["ordered"] == "2025-01-02"]
+    assert first[["lead_time_days", "wait_stock_days", "wait_licence_days", "transit_days"]].values.tolist() == [[16.0, 6.0, 0.0, 10.0]]
+    assert (lt["lead_time_days"] == lt["wait_stock_days"] + lt["wait_licence_days"] + lt["transit_days"]).all()
+
+
+def test_buyer_policy_can_change_on_the_timeline():
+    timeline = [{"date": "2025-02-01", "action": "set", "path": "facilities.de_line.policy",
+                 "value": {"type": "order_up_to", "review_days": 1, "target_days": 60}}]
+    res = run(scenario(one_line_world(timeline=timeline, horizon=120)), seed=1)
+    inv = res.inventory
+    line = inv[inv["facility"] == "de_line"].set_index("date")["on_hand_t"]
+    assert line["2025-01-20"] == pytest.approx(9.0) and line["2025-03-31"] == pytest.approx(49.0)

@@ -38,6 +38,7 @@ class Facility:
         self.backlog: dict[str, deque[Order]] = {}
         self.inputs: dict[str, InputLine] = {}
         self.outbound: dict[str, list[Lane]] = {}
+        self._serving: set[str] = set()
 
     # ----------------------------------------------------------------- stock
 
@@ -75,8 +76,17 @@ class Facility:
     def serve(self, material: str) -> None:
         """Fill queued orders from stock, oldest first; a short order ships partially."""
         queue = self.backlog.get(material)
-        if not queue:
+        if not queue or material in self._serving:
+            # Re-entered (a shipment refused at once came back to stock): the loop running
+            # further up the stack sees the returned stock and goes on.
             return
+        self._serving.add(material)
+        try:
+            self._fill(queue, material)
+        finally:
+            self._serving.discard(material)
+
+    def _fill(self, queue: deque, material: str) -> None:
         stock = self.stock
         now = self.env.now
         while queue and stock.get(material, 0.0) > EPS_T:
@@ -90,6 +100,15 @@ class Facility:
                     order.lane.buyer.inputs[material].cancel_expected(order.remaining_t)
                 order.remaining_t = 0.0
             order.lane.send(self.ledger.open_shipment(order, qty, now))
+
+    def cancel_order(self, order: Order) -> float:
+        """Withdraw what is still unfilled of a queued order; returns those tonnes."""
+        queue = self.backlog.get(order.lane.material)
+        if not queue or order.remaining_t <= 0.0:
+            return 0.0
+        queue.remove(order)
+        remaining, order.remaining_t = order.remaining_t, 0.0
+        return remaining
 
     def take_back(self, material: str, tonnes: float) -> None:
         """Goods that could not leave (licence denied, quota refused) return to stock."""
@@ -112,12 +131,13 @@ class Facility:
         if self.backlog.get(material):
             self.serve(material)
 
-    def _make_inputs(self, materials, policy, policies, initial_stock_t, expedite_below_cover_days, resource_after_denial_days):
+    def _make_inputs(self, materials, policy, policies, initial_stock_t, expedite_below_cover_days, resource_after_denial_days, cancel_backlog_after_days=None):
         """Create input lines; inputs start at their policy's target cover unless told."""
         policies = policies or {}
         for material in materials:
             line_policy = policies.get(material, policy) or OrderUpTo()
-            self.inputs[material] = InputLine(self, material, line_policy, expedite_below_cover_days, resource_after_denial_days)
+            self.inputs[material] = InputLine(self, material, line_policy, expedite_below_cover_days,
+                                              resource_after_denial_days, cancel_backlog_after_days)
         initial = dict(initial_stock_t) if initial_stock_t is not None else {}
         for material, line in self.inputs.items():
             default = getattr(line.policy, "start_days", 0.0) * self.daily_use_t(material)
@@ -131,15 +151,22 @@ class Facility:
 class InputLine:
     """Replenishment of one input of a facility: position, orders, sourcing across lanes."""
 
-    def __init__(self, facility: Facility, material: str, policy, expedite_below_cover_days: float | None = None, resource_after_denial_days: float = 30.0):
+    def __init__(self, facility: Facility, material: str, policy, expedite_below_cover_days: float | None = None,
+                 resource_after_denial_days: float = 30.0, cancel_backlog_after_days: float | None = None):
         self.facility = facility
         self.material = material
         self.policy = policy
         self.expedite_below_cover_days = expedite_below_cover_days
         self.resource_after_denial_days = resource_after_denial_days
+        self.cancel_backlog_after_days = cancel_backlog_after_days
         self.lanes: list[Lane] = []  # lanes buyers order through (not stockpile lanes)
         self.on_order_t = 0.0
         self.avoid_until: dict[int, float] = {}
+        # Tonnes denied, refused or withdrawn and not yet re-ordered: [tonnes, first ordered,
+        # days lost waiting for stock, days lost to controls, when it failed, cause]. The
+        # re-order carries them, so lead times count from the first order.
+        self.unfilled_since: deque[list] = deque()
+        self.open_orders: list[Order] = []  # tracked only when stale backlog is cancelled
 
     def add_lane(self, lane: Lane) -> None:
         if lane.supplier.takes_orders:
@@ -164,18 +191,36 @@ class InputLine:
             yield env.timeout(self.policy.review_days)
 
     def review(self) -> None:
+        if self.cancel_backlog_after_days is not None:
+            self.cancel_stale_orders()
         qty = self.policy.quantity(self.position_t(), self.use_t_per_day)
         if qty > EPS_T:
             self.order(qty)
 
-    def choose_lanes(self) -> list[tuple[Lane, float]]:
+    def cancel_stale_orders(self) -> None:
+        """Withdraw orders a supplier has left unfilled for too long, and re-source them."""
+        now = self.facility.env.now
+        still_open = []
+        for order in self.open_orders:
+            if order.remaining_t <= 0.0:
+                continue
+            if now - order.t_ordered > self.cancel_backlog_after_days:
+                tonnes = order.lane.supplier.cancel_order(order)
+                self.cancelled(order.lane, tonnes, order, None)
+            else:
+                still_open.append(order)
+        self.open_orders = still_open
+
+    def choose_lanes(self, candidates: list[Lane] | None = None) -> list[tuple[Lane, float]]:
         """Lanes to order through now, with the share of the order for each.
 
         The best (lowest) priority among lanes not avoided after a denial; equal priorities
         split by share. If every lane is avoided, all are tried again.
         """
-        now = self.facility.env.now
-        lanes = [lane for lane in self.lanes if self.avoid_until.get(id(lane), -1.0) <= now] or self.lanes
+        if candidates is None:
+            now = self.facility.env.now
+            candidates = [lane for lane in self.lanes if self.avoid_until.get(id(lane), -1.0) <= now] or self.lanes
+        lanes = candidates
         if not lanes:
             return []
         best = min(lane.priority for lane in lanes)
@@ -183,14 +228,38 @@ class InputLine:
         total = sum(lane.share for lane in group)
         return [(lane, lane.share / total) for lane in group]
 
-    def order(self, tonnes: float) -> None:
+    def order(self, tonnes: float, lanes: list[Lane] | None = None) -> None:
         ledger, now = self.facility.ledger, self.facility.env.now
         expedite = self.expedite_below_cover_days is not None and self.cover_days() < self.expedite_below_cover_days
-        for lane, share in self.choose_lanes():
+        t_first, lost_stock, lost_licence = self._first_ordered(tonnes, now)
+        track = self.cancel_backlog_after_days is not None
+        for lane, share in self.choose_lanes(lanes):
             qty = tonnes * share
             self.on_order_t += qty
-            order = Order(ledger.new_order_id(), lane, qty, now, lane.fastest_mode if expedite else lane.default_mode)
+            order = Order(ledger.new_order_id(), lane, qty, now, lane.fastest_mode if expedite else lane.default_mode,
+                          t_first=t_first, lost_stock_days=lost_stock, lost_licence_days=lost_licence)
+            if track:
+                self.open_orders.append(order)
             lane.supplier.receive_order(order)
+
+    def _first_ordered(self, tonnes: float, now: float) -> tuple[float, float, float]:
+        """For an order placed now: when the oldest tonnes it replaces were first ordered, and
+        the days since lost waiting for stock and to controls (``(now, 0, 0)`` if none)."""
+        pending = self.unfilled_since
+        if not pending:
+            return now, 0.0, 0.0
+        _, t_first, lost_stock, lost_licence, t_failed, cause = pending[0]
+        if cause == "stock":  # the wait to re-order goes to the cause of the failure
+            lost_stock += now - t_failed
+        else:
+            lost_licence += now - t_failed
+        while pending and tonnes > EPS_T:
+            take = min(tonnes, pending[0][0])
+            pending[0][0] -= take
+            tonnes -= take
+            if pending[0][0] <= EPS_T:
+                pending.popleft()
+        return t_first, lost_stock, lost_licence
 
     def delivered(self, tonnes: float) -> None:
         self.on_order_t -= tonnes
@@ -198,11 +267,25 @@ class InputLine:
     def cancel_expected(self, tonnes: float) -> None:
         self.on_order_t -= tonnes
 
-    def cancelled(self, lane: Lane, tonnes: float) -> None:
-        """A shipment was denied or refused: avoid the lane for a while and order the same
-        tonnes at once through the lanes still open (if none, the next review orders again)."""
+    def cancelled(self, lane: Lane, tonnes: float, order: Order | None = None, shipment=None) -> None:
+        """A shipment was denied or refused (``shipment`` given) or an order withdrawn from a
+        supplier's backlog: avoid the lane for a while and order the same tonnes at once through
+        the lanes still open (if none, the next review orders again). The re-order keeps the
+        first order's time and where the time since went, for lead times."""
         self.on_order_t -= tonnes
         now = self.facility.env.now
+        if order is not None:
+            if shipment is not None:
+                lost_stock, lost_licence, cause = shipment.t_filled - order.t_ordered, now - shipment.t_filled, "control"
+            else:
+                lost_stock, lost_licence, cause = now - order.t_ordered, 0.0, "stock"
+            self.unfilled_since.append([tonnes, order.t_first, order.lost_stock_days + lost_stock,
+                                        order.lost_licence_days + lost_licence, now, cause])
         self.avoid_until[id(lane)] = now + self.resource_after_denial_days
-        if any(self.avoid_until.get(id(other), -1.0) <= now for other in self.lanes):
-            self.order(tonnes)
+        # A lane that failed without time passing (an instant refusal) would fail again at
+        # once, forever at the same moment: it is not retried until time has passed.
+        instant = order is None or order.t_ordered >= now
+        open_lanes = [other for other in self.lanes
+                      if self.avoid_until.get(id(other), -1.0) <= now and not (instant and other is lane)]
+        if open_lanes:
+            self.order(tonnes, open_lanes)

@@ -104,7 +104,7 @@ class Lane:
         """Denied or refused at the border: goods back to the supplier, the buyer is told."""
         self.ledger.close_shipment(shipment, outcome, self.env.now)
         self.supplier.take_back(self.material, shipment.tonnes)
-        self.buyer.inputs[self.material].cancelled(self, shipment.tonnes)
+        self.buyer.inputs[self.material].cancelled(self, shipment.tonnes, shipment.order, shipment)
 
     def split(self, shipment: Shipment, tonnes: float) -> Shipment:
         """Split ``tonnes`` off a held shipment into a new one (e.g. what fits a quota)."""

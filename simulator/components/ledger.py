@@ -32,6 +32,15 @@ class Order:
     t_ordered: float
     mode: str
     remaining_t: float = 0.0  # not yet filled from the supplier's stock
+    # A re-order of tonnes that an earlier order failed to bring (denied, refused, withdrawn)
+    # keeps the first order's time and how the time since was lost, for lead times.
+    t_first: float = float("nan")
+    lost_stock_days: float = 0.0
+    lost_licence_days: float = 0.0
+
+    def __post_init__(self):
+        if self.t_first != self.t_first:  # NaN: a first order
+            self.t_first = self.t_ordered
 
 
 @dataclass(slots=True, eq=False)
@@ -89,7 +98,8 @@ class Ledger:
         material, supplier, buyer, exporter, destination = lane.record_codes
         table.append(
             s.id, order.id, material, supplier, buyer, exporter, destination,
-            table.code("mode", order.mode), s.tonnes, order.t_ordered, s.t_filled, s.t_cleared,
+            table.code("mode", order.mode), s.tonnes, order.t_first, order.lost_stock_days, order.lost_licence_days,
+            order.t_ordered, s.t_filled, s.t_cleared,
             s.t_delivered, table.code("outcome", outcome), s.tonnes * lane.modes[order.mode].cost_per_t,
         )
 

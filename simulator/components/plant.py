@@ -40,6 +40,7 @@ class Plant(Facility):
         initial_stock_t: Mapping[str, float] | None = None,
         expedite_below_cover_days: float | None = None,
         resource_after_denial_days: float = 30.0,
+        cancel_backlog_after_days: float | None = None,
         ledger: Ledger | None = None,
     ):
         super().__init__(env, name, country, ledger)
@@ -52,7 +53,7 @@ class Plant(Facility):
         self.stock.setdefault(output, 0.0)
         initial = dict(initial_stock_t) if initial_stock_t is not None else {}
         initial.setdefault(output, output_stock_days * self.planned_output_t_per_day(output))
-        self._make_inputs(self.recipe_t_per_t, policy, policies, initial, expedite_below_cover_days, resource_after_denial_days)
+        self._make_inputs(self.recipe_t_per_t, policy, policies, initial, expedite_below_cover_days, resource_after_denial_days, cancel_backlog_after_days)
         self._code = self.ledger.records.batches.code("facility", name)
         self.process = env.process(self.produce())
 
@@ -69,6 +70,8 @@ class Plant(Facility):
             room = self.capacity_t_per_year / 365.0 * self.batch_days
             target = self.output_stock_days * self.planned_output_t_per_day(output) + self.backlog_t(output)
             desired = min(room, max(0.0, target - stock[output] - self.wip_t))
+            if desired <= EPS_T:  # round-off, not a wish to produce
+                desired = 0.0
             qty = desired
             for material, per_t in self.recipe_t_per_t.items():
                 qty = min(qty, stock[material] / per_t)
