@@ -217,9 +217,74 @@ def _apply_override(data: dict, path: str, value: Any, shown: str, origins: dict
                 node[part] = {}
             node = node[part]
     key = tuple(parts)
-    for old in [k for k in lines if k[:len(key)] == key]:
-        del lines[old]  # the file's lines no longer describe what the override replaced
+    for table in (lines, origins):
+        for old in [k for k in table if k[:len(key)] == key]:
+            del table[old]  # the file's lines no longer describe what the override replaced
     origins[key] = shown
+
+
+# --------------------------------------------------------------------------- extends
+
+
+def _forget(table: dict, prefix: tuple) -> None:
+    for old in [k for k in table if k[:len(prefix)] == prefix]:
+        del table[old]
+
+
+def _merge(base: dict, child: dict, path: tuple, lines: dict, inherited: dict, source: str) -> None:
+    """Merge ``child`` into ``base`` (in place). Mappings merge key by key; other values
+    replace; ``null`` removes a key; ``key+: [...]`` appends to the base's list ``key``."""
+    for key, value in child.items():
+        here = path + (key,)
+        if key.endswith("+") and len(key) > 1:
+            name = key[:-1]
+            target = base.get(name)
+            if not isinstance(value, list) or not isinstance(target, list):
+                raise ScenarioError([f"{source}:{lines.get(here, 1)}: {_dotted(here)}: expected a list to append to "
+                                     f"the base scenario's list {name!r}, got {_kind_of(value) if not isinstance(value, list) else 'no such list in the base'}"])
+            offset = len(target)
+            for old in [k for k in lines if k[:len(here)] == here]:
+                moved = path + (name,) + ((old[len(here)] + offset,) + old[len(here) + 1:] if len(old) > len(here) else ())
+                lines[moved] = lines.pop(old)
+            target.extend(value)
+        elif value is None:
+            base.pop(key, None)
+            _forget(inherited, here)
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value, here, lines, inherited, source)
+        else:
+            base[key] = value
+            _forget(inherited, here)
+
+
+def _read_document(text: str, source: str, folder: Path, chain: tuple = ()) -> tuple[Any, dict, dict]:
+    """Read YAML and resolve ``extends: other.yaml`` (a path relative to this file).
+
+    Returns the data, this file's lines, and ``inherited``: for values that came from a base
+    file, where they stand there (``"base.yaml:LINE"``).
+    """
+    data, lines = _read_yaml(text, source)
+    if not isinstance(data, dict) or "extends" not in data:
+        return data, lines, {}
+    ref = data.pop("extends")
+    where = f"{source}:{lines.get(('extends',), 1)}"
+    if not isinstance(ref, str) or not ref.strip():
+        raise ScenarioError([f"{where}: extends: expected the path of a scenario file to build on, got {_given(ref)}"])
+    base_path = folder / ref
+    resolved = base_path.resolve()
+    if resolved in chain:
+        raise ScenarioError([f"{where}: extends: expected a chain of scenarios without loops, got {ref!r} again"])
+    try:
+        base_text = base_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise ScenarioError([f"{where}: extends: expected a readable scenario file, got {ref!r} (no such file at {base_path})"]) from None
+    base, base_lines, base_inherited = _read_document(base_text, str(base_path), base_path.parent, chain + (resolved,))
+    if not isinstance(base, dict):
+        raise ScenarioError([f"{where}: extends: expected {ref!r} to hold a scenario mapping, got {_kind_of(base)}"])
+    inherited = {**{k: f"{base_path}:{v}" for k, v in base_lines.items()}, **base_inherited}
+    base.pop("name", None)  # a derived scenario is named after its own file unless it says
+    _merge(base, data, (), lines, inherited, source)
+    return base, lines, inherited
 
 
 # --------------------------------------------------------------------------- errors
@@ -574,14 +639,18 @@ def parse_scenario(
     source: str = "<scenario>",
     overrides: Iterable[str] | Mapping[str, Any] = (),
     default_name: str | None = None,
+    base_dir: str | Path | None = None,
 ) -> Scenario:
-    """Validate YAML text into a :class:`Scenario`, raising :class:`ScenarioError` on problems."""
-    data, lines = _read_yaml(text, source)
+    """Validate YAML text into a :class:`Scenario`, raising :class:`ScenarioError` on problems.
+
+    ``extends:`` paths are read relative to ``base_dir`` (default: the current folder)."""
+    start = (Path(source).resolve(),) if Path(source).is_file() else ()
+    data, lines, inherited = _read_document(text, source, Path(base_dir) if base_dir else Path("."), start)
     if not isinstance(data, dict):
         raise ScenarioError([f"{source}:1: scenario: expected a YAML mapping of scenario fields, got {_kind_of(data)}"])
     if default_name and "name" not in data:
         data["name"] = default_name
-    origins: dict[tuple, str] = {}
+    origins: dict[tuple, str] = dict(inherited)  # where inherited values stand in their base file
     for path, value, shown in parse_overrides(overrides):
         _apply_override(data, path, value, shown, origins, lines)
     try:
@@ -615,7 +684,7 @@ def load_scenario(path: str | Path, overrides: Iterable[str] | Mapping[str, Any]
         raise ScenarioError([f"{path}: no such scenario file"]) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ScenarioError([f"{path}: cannot read scenario file: {err}"]) from None
-    return parse_scenario(text, str(path), overrides, default_name=path.stem)
+    return parse_scenario(text, str(path), overrides, default_name=path.stem, base_dir=path.parent)
 
 
 def scenario_hash(scenario: Scenario) -> str:
