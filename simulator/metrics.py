@@ -37,6 +37,15 @@ class RunInfo:
         out = np.where(np.isnan(days), "", (base + np.nan_to_num(days).astype("int64").astype("timedelta64[D]")).astype(str))
         return pd.Series(out)
 
+    def date_categories(self, t) -> pd.Categorical:
+        """Like :meth:`dates` but as a categorical (one string per distinct day): long daily
+        tables then take 4 bytes a row for their date instead of a Python string."""
+        t = np.asarray(t, dtype=float)
+        days = np.floor(t - self.t_start).astype("int64")
+        unique, codes = np.unique(days, return_inverse=True)
+        labels = (np.datetime64(self.start) + unique.astype("timedelta64[D]")).astype(str)
+        return pd.Categorical.from_codes(codes.astype(np.int32), categories=pd.Index(labels, dtype=object))
+
     def date(self, t: float) -> str:
         if t is None or (isinstance(t, float) and math.isnan(t)):
             return ""
@@ -239,7 +248,7 @@ def production_daily(production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     ``produced_units`` (more than planned on catch-up days with backorders)."""
     prod = production[production["t"] >= info.t_start - 1e-9]
     return pd.DataFrame({
-        "date": info.dates(prod["t"]).to_numpy(), "facility": prod["facility"].astype(str).to_numpy(),
+        "date": info.date_categories(prod["t"]), "facility": prod["facility"].to_numpy(),
         "planned_units": prod["planned_units"].to_numpy(), "produced_units": prod["produced_units"].to_numpy(),
     })
 
@@ -248,8 +257,9 @@ def inventory_daily(inv: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     """Inventory snapshots: ``date``, ``facility``, ``material``, ``on_hand_t``, ``days_of_cover``
     (on hand / planned daily use, or for outputs / planned daily output; empty for reserves)."""
     return pd.DataFrame({
-        "date": info.dates(inv["t"]), "facility": inv["facility"].astype(str),
-        "material": inv["material"].astype(str), "on_hand_t": inv["on_hand_t"], "days_of_cover": inv["days_of_cover"],
+        "date": info.date_categories(inv["t"]), "facility": inv["facility"].to_numpy(),
+        "material": inv["material"].to_numpy(), "on_hand_t": inv["on_hand_t"].to_numpy(),
+        "days_of_cover": inv["days_of_cover"].to_numpy(),
     })
 
 

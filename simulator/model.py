@@ -68,13 +68,17 @@ class Model:
     def _working_days(self, sampler) -> callable:
         """Review durations given in working days, turned into calendar days from today."""
         env = self.env
+        calendar_days: dict[tuple[int, int], int] = {}  # (day, whole working days) -> calendar days
 
         def draw() -> float:
             working = sampler()
             whole = math.ceil(working)
-            today = np.datetime64(self.date_of(env.now))
-            end = np.busday_offset(today, whole, roll="forward")
-            return float((end - today).astype(int)) - (whole - working)
+            day = math.floor(env.now - self.t_start)
+            found = calendar_days.get((day, whole))
+            if found is None:
+                today = np.datetime64(self.date_of(env.now))
+                found = calendar_days[(day, whole)] = int((np.busday_offset(today, whole, roll="forward") - today).astype(int))
+            return found - (whole - working)
 
         return draw
 

@@ -82,7 +82,11 @@ def run(scenario: Scenario, seed: int | None = None, keep_model: bool = False) -
     model = Model(scenario, seed)
     model.run()
     info = run_info(model)
-    frames = {name: table.to_frame() for name, table in model.ledger.records.tables().items()}
+    frames = {}
+    for name, table in model.ledger.records.tables().items():
+        frames[name] = table.to_frame()
+        if not keep_model:
+            table.data = type(table.data)("d")  # the frame holds a copy: free the raw records
     lt = metrics.lead_times(frames["shipments"], info)
     tables = {
         "shortages": metrics.shortages(frames["production"], info),

@@ -167,10 +167,12 @@ class InputLine:
         # re-order carries them, so lead times count from the first order.
         self.unfilled_since: deque[list] = deque()
         self.open_orders: list[Order] = []  # tracked only when stale backlog is cancelled
+        self._usual_choice: list[tuple[Lane, float]] | None = None  # while no lane is avoided
 
     def add_lane(self, lane: Lane) -> None:
         if lane.supplier.takes_orders:
             self.lanes.append(lane)
+            self._usual_choice = None
 
     @property
     def use_t_per_day(self) -> float:
@@ -218,9 +220,18 @@ class InputLine:
         split by share. If every lane is avoided, all are tried again.
         """
         if candidates is None:
-            now = self.facility.env.now
-            candidates = [lane for lane in self.lanes if self.avoid_until.get(id(lane), -1.0) <= now] or self.lanes
-        lanes = candidates
+            if self.avoid_until:
+                now = self.facility.env.now
+                self.avoid_until = {k: t for k, t in self.avoid_until.items() if t > now}
+            if not self.avoid_until:
+                if self._usual_choice is None:
+                    self._usual_choice = self._split(self.lanes)
+                return self._usual_choice
+            candidates = [lane for lane in self.lanes if id(lane) not in self.avoid_until] or self.lanes
+        return self._split(candidates)
+
+    @staticmethod
+    def _split(lanes: list[Lane]) -> list[tuple[Lane, float]]:
         if not lanes:
             return []
         best = min(lane.priority for lane in lanes)

@@ -48,8 +48,17 @@ class Sector(Facility):
         self._code = self.ledger.records.production.code("facility", name)
         self.process = env.process(self.produce())
 
+    @property
+    def bom_kg_per_unit(self) -> dict[str, float]:
+        return self._bom
+
+    @bom_kg_per_unit.setter
+    def bom_kg_per_unit(self, bom: Mapping[str, float]) -> None:
+        self._bom = dict(bom)
+        self._needs_t = [(material, kg / 1000.0) for material, kg in self._bom.items()]  # t per unit
+
     def daily_use_t(self, material: str) -> float:
-        return self.units_per_year / 365.0 * self.bom_kg_per_unit.get(material, 0.0) / 1000.0
+        return self.units_per_year / 365.0 * self._bom.get(material, 0.0) / 1000.0
 
     def produce(self):
         env, stock, consumed = self.env, self.stock, self.ledger.consumed_t
@@ -60,11 +69,14 @@ class Sector(Facility):
             if self.unmet_demand == "backorder" and self.backlog_units > 0:
                 goal += min(self.backlog_units, (self.catchup_factor - 1.0) * plan)
             made = goal
-            for material, kg in self.bom_kg_per_unit.items():
-                made = min(made, stock[material] * 1000.0 / kg)
-            made = max(made, 0.0)
-            for material, kg in self.bom_kg_per_unit.items():
-                used = made * kg / 1000.0
+            needs = self._needs_t
+            for material, need in needs:
+                if stock[material] < made * need:
+                    made = stock[material] / need
+            if made < 0.0:
+                made = 0.0
+            for material, need in needs:
+                used = made * need
                 stock[material] -= used
                 consumed[material] += used
             if self.unmet_demand == "backorder":
