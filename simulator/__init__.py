@@ -10,7 +10,8 @@ Components for your own SimPy models are in :mod:`simulator.components`.
 from .loading import ScenarioError, load_scenario, parse_scenario, scenario_hash
 from .model import MassBalanceError, Model
 from .runner import RunResult, run
+from .sweep import sweep
 from .scenario import Scenario
 
 __all__ = ["load_scenario", "parse_scenario", "run", "Model", "RunResult", "Scenario", "ScenarioError",
-           "MassBalanceError", "scenario_hash"]
+           "MassBalanceError", "scenario_hash", "sweep"]

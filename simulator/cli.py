@@ -1,4 +1,4 @@
-"""The ``resim`` command line: run, validate, list, schema.
+"""The ``resim`` command line: run (optionally replicated), sweep, validate, list, schema.
 
 Exit codes: 0 success; 2 a problem with the user's input (one line per problem, no traceback,
 no results written); 1 an internal error of the simulator.
@@ -7,6 +7,7 @@ no results written); 1 an internal error of the simulator.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -44,30 +45,138 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="write results to this folder (must not exist or be empty)")
     r.add_argument("--results", default="results", help="results root folder (default: ./results)")
     r.add_argument("--quiet", action="store_true", help="print only the results folder")
+    r.add_argument("--no-report", action="store_true", help="do not write report.html and its charts")
+    r.add_argument("--replications", type=int, metavar="N",
+                   help="run N replications (child seeds of --seed) and print mean, sd, 95%% CI per metric; "
+                        "writes results/<scenario>/replications-seed<S>-<hash>/ (or --out), resumable")
+    _executor_options(r)
+
+    s = sub.add_parser("sweep", help="run a parameter sweep file: results/<sweep-name>/ (resumable)")
+    s.add_argument("sweep_file", help="sweep file (see sweeps/*.yaml)")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a base-scenario value for every run")
+    s.add_argument("--out", help="results folder (default: <results>/<sweep-name>/)")
+    s.add_argument("--results", default="results", help="results root folder (default: ./results)")
+    s.add_argument("--fresh", action="store_true", help="discard earlier results of this sweep instead of resuming")
+    s.add_argument("--retry-failed", action="store_true", help="run again the runs that failed last time")
+    s.add_argument("--check", action="store_true", help="validate the sweep file and print its design; run nothing")
+    s.add_argument("--quiet", action="store_true", help="no progress bar; print only the results folder")
+    _executor_options(s)
 
     v = sub.add_parser("validate", help="check scenario files without running them")
     v.add_argument("files", nargs="+")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+
+    rep = sub.add_parser("report", help="(re)build report.html of a run folder or a sweep folder")
+    rep.add_argument("folder")
+    cmp_ = sub.add_parser("compare", help="compare runs side by side: report.html in --out")
+    cmp_.add_argument("runs", nargs="+", metavar="RUN", help="two or more run folders (the first is the reference)")
+    cmp_.add_argument("--out", help="output folder (default: <results>/compare/<A>_vs_<B>/)")
+    cmp_.add_argument("--results", default="results", help="results root folder (default: ./results)")
 
     sub.add_parser("list", help="list the bundled scenarios")
     sub.add_parser("schema", help="print the scenario JSON Schema (for editor completion)")
     return p
 
 
+def _sweep_module():
+    # ``simulator.sweep`` the attribute is the function; the module is imported by name.
+    return importlib.import_module("simulator.sweep")
+
+
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, help="worker processes (default: all cores; 1 runs in this process)")
+    p.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="local processes (default) or Dask distributed (pip install -e '.[distributed]')")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (default: a local Dask cluster)")
+
+
+def _lost(info: dict) -> int:
+    if info["lost"]:
+        print(f"{info['lost']} runs were not done ({info['lost_error']}); run the same command again to do them",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_replications(args, path: Path) -> int:
+    sw = _sweep_module()
+
+    if args.replications < 1:
+        raise ScenarioError([f"--replications {args.replications}: expected a number of replications >= 1, got {args.replications}"])
+    plan = sw.plan_replications(path, args.replications, args.seed, args.overrides)
+    folder = sw._replications_folder(plan, args.results, args.out)
+    with sw.make_executor(args.executor, args.workers, args.scheduler) as ex:
+        runs, info = sw.execute(plan, folder, ex, progress=not args.quiet)
+    summary, _, _ = sw._finish(plan, runs, info, folder)
+    if args.quiet:
+        print(folder)
+    else:
+        print(sw.format_replications(summary, info, plan))
+        print(f"\nresults: {folder}")
+    return _lost(info)
+
+
+def _cmd_sweep(args) -> int:
+    sw = _sweep_module()
+
+    plan = sw.plan_sweep(args.sweep_file, args.overrides)
+    folder = sw._results_folder(plan, args.results, args.out)
+    if args.check:
+        print(f"{args.sweep_file}: ok: {plan.design['type']} design, {len(plan.points)} points x "
+              f"{plan.replications} replications = {plan.runs} runs over {', '.join(plan.parameters) or 'no parameters'}; "
+              f"metrics {', '.join(plan.metrics)}; results would go to {folder}")
+        return 0
+    with sw.make_executor(args.executor, args.workers, args.scheduler) as ex:
+        runs, info = sw.execute(plan, folder, ex, progress=not args.quiet, fresh=args.fresh, retry_failed=args.retry_failed)
+    summary, _, ranking = sw._finish(plan, runs, info, folder)
+    if args.quiet:
+        print(folder)
+    else:
+        print(sw.format_sweep(summary, info, plan))
+        if ranking:
+            print("\n" + ranking)
+        print(f"\nresults: {folder}")
+    return _lost(info)
+
+
 def _cmd_run(args) -> int:
     path = Path(args.scenario) if args.scenario else bundled_scenarios_dir() / DEFAULT_SCENARIO
+    if args.replications is not None:
+        return _cmd_replications(args, path)
+    if args.workers is not None or args.executor != "local" or args.scheduler:
+        raise ScenarioError(["--workers/--executor/--scheduler: expected --replications N with them, got a single run"])
     scenario = load_scenario(path, args.overrides)
     if args.seed is not None and args.seed < 0:
         raise ScenarioError([f"--seed {args.seed}: expected a seed >= 0, got {args.seed}"])
     if args.out and Path(args.out).exists() and (not Path(args.out).is_dir() or any(Path(args.out).iterdir())):
         raise OutputExistsError(f"--out {args.out}: expected a new or empty folder, got one that is not empty")
     result = run(scenario, seed=args.seed)
-    folder = write_run(result, args.out, args.results)
+    finish = None if args.no_report else _report_module().build_run_report
+    folder = write_run(result, args.out, args.results, finish=finish)
     if args.quiet:
         print(folder)
     else:
         print(format_summary(result))
         print(f"\nresults: {folder}")
+    return 0
+
+
+def _report_module():
+    return importlib.import_module("simulator.report")  # matplotlib is loaded only when needed
+
+
+def _cmd_report(args) -> int:
+    print(_report_module().build_report(Path(args.folder)))
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    if len(args.runs) < 2:
+        raise _report_module().ReportError(f"compare: expected two or more run folders, got {len(args.runs)}")
+    runs = [Path(r) for r in args.runs]
+    out = Path(args.out) if args.out else Path(args.results) / "compare" / "_vs_".join(r.name for r in runs[:2])
+    print(_report_module().build_compare_report(runs, out))
     return 0
 
 
@@ -109,7 +218,7 @@ def _cmd_schema(_args) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "list": _cmd_list, "schema": _cmd_schema}
+COMMANDS = {"report": _cmd_report, "compare": _cmd_compare, "run": _cmd_run, "sweep": _cmd_sweep, "validate": _cmd_validate, "list": _cmd_list, "schema": _cmd_schema}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,6 +238,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; no results written", file=sys.stderr)
         return 130
+    except Exception as err:
+        report = sys.modules.get("simulator.report")  # a ReportError can only come from a loaded report module
+        if report is not None and isinstance(err, report.ReportError):
+            print(err, file=sys.stderr)
+            return 2
+        from .sweep import SweepInterrupted
+
+        if isinstance(err, SweepInterrupted):
+            print(err, file=sys.stderr)
+            return 130
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -643,9 +643,12 @@ def parse_scenario(
 ) -> Scenario:
     """Validate YAML text into a :class:`Scenario`, raising :class:`ScenarioError` on problems.
 
-    ``extends:`` paths are read relative to ``base_dir`` (default: the current folder)."""
-    start = (Path(source).resolve(),) if Path(source).is_file() else ()
-    data, lines, inherited = _read_document(text, source, Path(base_dir) if base_dir else Path("."), start)
+    ``extends:`` paths are read relative to ``base_dir`` (default: the folder of ``source`` if
+    it names a file, else the current folder)."""
+    is_file = Path(source).is_file()
+    start = (Path(source).resolve(),) if is_file else ()
+    folder = Path(base_dir) if base_dir else (Path(source).parent if is_file else Path("."))
+    data, lines, inherited = _read_document(text, source, folder, start)
     if not isinstance(data, dict):
         raise ScenarioError([f"{source}:1: scenario: expected a YAML mapping of scenario fields, got {_kind_of(data)}"])
     if default_name and "name" not in data:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["RunInfo", "shortages", "plant_starvation", "lead_times", "lead_time_stats", "flows_monthly",
-           "licences", "production_daily", "inventory_daily", "headline", "summary"]
+           "licences", "production_daily", "inventory_daily", "events", "headline", "summary"]
 
 STOP_TOLERANCE = 1e-9  # a day short by more than this share of plan counts as stopped
 
@@ -261,6 +261,14 @@ def inventory_daily(inv: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
         "material": inv["material"].to_numpy(), "on_hand_t": inv["on_hand_t"].to_numpy(),
         "days_of_cover": inv["days_of_cover"].to_numpy(),
     })
+
+
+def events(ev: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+    """The timeline as applied: ``date``, ``action`` (impose, ease, release, release_stockpile,
+    suspend, suspension ends, lift, set), ``target`` (control or facility), ``detail``,
+    ``in_force`` (for controls: yes/no after the event; empty for facilities)."""
+    return pd.DataFrame({"date": info.dates(ev["t"]), "action": ev["action"].astype(str), "target": ev["target"].astype(str),
+                         "detail": ev["detail"].astype(str), "in_force": ev["in_force"].astype(str)})
 
 
 def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]:

@@ -219,10 +219,15 @@ class Model:
             target, detail = name, f"{field}={event.value}"
         else:  # pragma: no cover - the schema admits no other action
             raise TypeError(event)
-        table = self.ledger.records.events
-        table.append(self.env.now, table.code("action", event.action), table.code("target", target),
-                     table.code("detail", detail))
+        self._record_event(event.action, target, detail)
         self._refresh_rates()
+
+    def _record_event(self, action: str, target: str, detail: str) -> None:
+        table = self.ledger.records.events
+        control = self.controls.get(target)
+        state = "" if control is None else ("yes" if control.in_force else "no")
+        table.append(self.env.now, table.code("action", action), table.code("target", target),
+                     table.code("detail", detail), table.code("in_force", state))
 
     def _end_suspension(self, name: str, until: float) -> None:
         if name not in self.suspended or self._suspended_until.get(name, until) != until:
@@ -231,9 +236,7 @@ class Model:
         self._suspended_until.pop(name, None)
         if reimpose:
             self.controls[name].impose()
-        table = self.ledger.records.events
-        table.append(self.env.now, table.code("action", "suspension ends"), table.code("target", name),
-                     table.code("detail", "in force again" if reimpose else "not in force"))
+        self._record_event("suspension ends", name, "in force again" if reimpose else "not in force")
 
     def _change_control(self, name: str, changes: dict) -> None:
         spec = self.specs[name] = sp.apply_change(self.specs[name], changes)

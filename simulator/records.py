@@ -96,7 +96,8 @@ class Records:
         # Inventory snapshots.
         self.inventory = Table({"t": "f", "facility": "c", "material": "c", "on_hand_t": "f", "days_of_cover": "f"})
         # Timeline events as applied.
-        self.events = Table({"t": "f", "action": "c", "target": "c", "detail": "c"})
+        # in_force: for controls, "yes"/"no" after the event; empty for facilities.
+        self.events = Table({"t": "f", "action": "c", "target": "c", "detail": "c", "in_force": "c"})
 
     def tables(self) -> dict[str, Table]:
         return {k: v for k, v in vars(self).items() if isinstance(v, Table)}

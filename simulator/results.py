@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -60,8 +61,12 @@ def _dump(path: Path, data) -> None:
     path.write_text(json.dumps(_clean(data), indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
-def write_run(result: RunResult, out: str | Path | None = None, results_root: str | Path = "results") -> Path:
-    """Write all files of ``result`` to ``out`` (default ``results/<scenario>/<run-id>/``)."""
+def write_run(result: RunResult, out: str | Path | None = None, results_root: str | Path = "results",
+              finish: Callable[[Path], object] | None = None) -> Path:
+    """Write all files of ``result`` to ``out`` (default ``results/<scenario>/<run-id>/``).
+
+    ``finish(folder)`` runs on the complete folder before it is moved into place (the report
+    is built there), so the folder appears with everything or not at all."""
     if out is None:
         parent = Path(results_root) / result.scenario.name
         target = parent / run_id(result)
@@ -81,6 +86,8 @@ def write_run(result: RunResult, out: str | Path | None = None, results_root: st
             frame.to_csv(tmp / filename, index=False, float_format="%.9g", lineterminator="\n")
         _dump(tmp / "summary.json", {**result.summary, "headline": result.headline})
         _dump(tmp / "manifest.json", {**result.manifest, "files": sorted([*FILES.values(), "summary.json"])})
+        if finish is not None:
+            finish(tmp)
         if target.exists():
             target.rmdir()  # empty, checked above
         os.replace(tmp, target)

@@ -97,8 +97,7 @@ def run(scenario: Scenario, seed: int | None = None, keep_model: bool = False) -
         "licences": metrics.licences(frames["licences"], info),
         "inventory_daily": metrics.inventory_daily(frames["inventory"], info),
         "production_daily": metrics.production_daily(frames["production"], info),
-        "events": pd.DataFrame({"date": info.dates(frames["events"]["t"]), "action": frames["events"]["action"].astype(str),
-                                "target": frames["events"]["target"].astype(str), "detail": frames["events"]["detail"].astype(str)}),
+        "events": metrics.events(frames["events"], info),
     }
     balance = {k: v for k, v in model.balance.items() if k != "by_material"}
     manifest = {

@@ -16,7 +16,7 @@ TINY = ROOT / "tests" / "data" / "tiny.yaml"
 
 def test_run_writes_every_documented_file(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["run", str(TINY), "--seed", "7", "--out", str(out)]) == 0
+    assert main(["run", str(TINY), "--seed", "7", "--out", str(out), "--no-report"]) == 0
     printed = capsys.readouterr().out
     assert "Shortages by demand facility" in printed and "Lead times by destination" in printed
     assert sorted(p.name for p in out.iterdir()) == sorted([
@@ -32,9 +32,25 @@ def test_run_writes_every_documented_file(tmp_path, capsys):
     assert (out / "flows_monthly.csv").read_text().splitlines()[0] == "month,exporter,destination,material,tonnes"
 
 
+def test_run_writes_the_report_unless_told_not_to(tmp_path, capsys):
+    assert main(["run", str(TINY), "--out", str(tmp_path / "with"), "--quiet"]) == 0
+    html = (tmp_path / "with" / "report.html").read_text()
+    assert "production.png" in html and (tmp_path / "with" / "production.png").stat().st_size > 10_000
+    assert main(["run", str(TINY), "--out", str(tmp_path / "without"), "--quiet", "--no-report"]) == 0
+    assert not list((tmp_path / "without").glob("*.png")) and not (tmp_path / "without" / "report.html").exists()
+    assert main(["report", str(tmp_path / "without")]) == 0
+    assert (tmp_path / "without" / "report.html").exists()
+    assert main(["compare", str(tmp_path / "with"), str(tmp_path / "without"), "--out", str(tmp_path / "cmp")]) == 0
+    assert (tmp_path / "cmp" / "report.html").exists()
+    capsys.readouterr()
+    assert main(["report", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{tmp_path}: not a run folder (no manifest.json) nor a sweep folder (no runs.parquet or runs.csv)")
+
+
 def test_run_default_results_folder_and_overrides(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["run", str(TINY), "--set", "horizon_days=80", "--quiet"]) == 0
+    assert main(["run", str(TINY), "--set", "horizon_days=80", "--quiet", "--no-report"]) == 0
     runs = list((tmp_path / "results" / "tiny").iterdir())
     assert len(runs) == 1
     assert json.loads((runs[0] / "manifest.json").read_text())["end"] == "2025-03-22"
