@@ -105,7 +105,7 @@ def run_resim(seed: int | None) -> dict:
                  initial_stock_t={"magnet": float(I0)}, ledger=ledger)
     sector = Sector(env, "auto", "DE", 365.0 * demand[0], {"magnet": 1000.0}, unmet_demand="lost",
                     policy=MinMax(review_days=1.0, reorder_days=1.0, target_days=1.0),
-                    initial_stock_t={"magnet": 0.0}, ledger=ledger)
+                    initial_stock_t={"magnet": 0.0}, unfilled_orders="lost", ledger=ledger)
     holder["sector"] = sector
     Lane(env, mine, maker, "ore", {"rail": transit(rng, MINE_TRANSIT_FIXED, MINE_TRANSIT_RANGE)})
     Lane(env, maker, port, "magnet", {"sea": transit(rng, PORT_TRANSIT_FIXED, PORT_TRANSIT_RANGE)})

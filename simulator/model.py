@@ -96,6 +96,7 @@ class Model:
             expedite_below_cover_days=spec.expedite_below_cover_days,
             resource_after_denial_days=spec.resource_after_denial_days,
             cancel_backlog_after_days=spec.cancel_backlog_after_days,
+            unfilled_orders=spec.unfilled_orders,
         )
 
     def _build_facility(self, name: str, spec):
@@ -270,7 +271,7 @@ class Model:
             for material, line in facility.inputs.items():
                 if material not in spec.policies:
                     line.policy = self._policy(new)
-        elif field in ("expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days"):
+        elif field in ("expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days", "unfilled_orders"):
             for line in facility.inputs.values():
                 setattr(line, field, new)
         else:

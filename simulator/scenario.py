@@ -351,6 +351,11 @@ class _Buyer(_Facility):
         default=30.0,
         description="How long a buyer avoids a lane after a denial or refusal (0: re-apply at once).",
     )
+    unfilled_orders: Literal["backorder", "lost"] = Field(
+        default="backorder",
+        description="What a supplier cannot fill from stock when an order arrives: it waits in the "
+        "supplier's first-come-first-served backlog, or is lost (the next review orders again).",
+    )
     cancel_backlog_after_days: NonNegative | None = Field(
         default=None,
         description="Cancel what a supplier has not shipped after this many days, avoid that "
@@ -593,7 +598,8 @@ Event = Annotated[
 ]
 
 # Parameters the running model knows how to change mid-run, by facility type / instrument.
-_BUYING = frozenset({"policy", "expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days"})
+_BUYING = frozenset({"policy", "expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days",
+                     "unfilled_orders"})
 RUNTIME_SETTABLE: dict[str, frozenset[str]] = {
     "mine": frozenset({"capacity_t_per_year", "utilisation", "variability", "max_stock_t"}),
     "plant": _BUYING | {"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days"},

@@ -316,3 +316,17 @@ def test_hand_written_simpy_model_uses_components_directly():
     assert log == [2.0, 7.0, 12.0, 17.0]
     produced = ledger.records.production.column("produced_units").tolist()
     assert produced == [1.0] * 20
+
+
+def test_unfilled_orders_lost_takes_what_there_is():
+    env = simpy.Environment()
+    ledger = Ledger()
+    sup = Facility(env, "sup", "CN", ledger)
+    sup.add_initial_stock("mag", 5.0)
+    buyer = Sector(env, "b", "CN", 0.0, {"mag": 1.0}, unfilled_orders="lost", ledger=ledger)
+    Lane(env, sup, buyer, "mag", {"road": 1.0})
+    buyer.inputs["mag"].order(8.0)
+    assert sup.backlog_t("mag") == 0.0 and buyer.inputs["mag"].on_order_t == 5.0
+    assert buyer.inputs["mag"].lost_order_t == 3.0
+    env.run(until=3)
+    assert buyer.stock["mag"] == 5.0 and buyer.inputs["mag"].on_order_t == 0.0

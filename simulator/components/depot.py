@@ -28,14 +28,12 @@ class Depot(Facility):
         policy=None,
         policies=None,
         initial_stock_t: Mapping[str, float] | None = None,
-        expedite_below_cover_days: float | None = None,
-        resource_after_denial_days: float = 30.0,
-        cancel_backlog_after_days: float | None = None,
         ledger: Ledger | None = None,
+        **buying,
     ):
         super().__init__(env, name, country, ledger)
         self.throughput_t_per_year = dict(throughput_t_per_year)
-        self._make_inputs(self.throughput_t_per_year, policy, policies, initial_stock_t, expedite_below_cover_days, resource_after_denial_days, cancel_backlog_after_days)
+        self._make_inputs(self.throughput_t_per_year, policy, policies, initial_stock_t, **buying)
 
     def daily_use_t(self, material: str) -> float:
         return self.throughput_t_per_year.get(material, 0.0) / 365.0

@@ -68,10 +68,17 @@ class Facility:
         return sum(o.remaining_t for o in queue) if queue else 0.0
 
     def receive_order(self, order: Order) -> None:
-        """Queue an order (FCFS) and fill what stock allows now."""
+        """Queue an order (FCFS) and fill what stock allows now. A buyer whose unfilled orders
+        are lost takes what there is: the rest is cancelled at once."""
         order.remaining_t = order.tonnes
         self.backlog.setdefault(order.lane.material, deque()).append(order)
         self.serve(order.lane.material)
+        if order.remaining_t > EPS_T:
+            line = order.lane.buyer.inputs[order.lane.material]
+            if line.unfilled_orders == "lost":
+                lost = self.cancel_order(order)
+                line.on_order_t -= lost
+                line.lost_order_t += lost
 
     def serve(self, material: str) -> None:
         """Fill queued orders from stock, oldest first; a short order ships partially."""
@@ -131,13 +138,13 @@ class Facility:
         if self.backlog.get(material):
             self.serve(material)
 
-    def _make_inputs(self, materials, policy, policies, initial_stock_t, expedite_below_cover_days, resource_after_denial_days, cancel_backlog_after_days=None):
-        """Create input lines; inputs start at their policy's target cover unless told."""
+    def _make_inputs(self, materials, policy, policies, initial_stock_t, **buying):
+        """Create input lines (``buying``: the :class:`InputLine` options, the same for every
+        input); inputs start at their policy's target cover unless told."""
         policies = policies or {}
         for material in materials:
             line_policy = policies.get(material, policy) or OrderUpTo()
-            self.inputs[material] = InputLine(self, material, line_policy, expedite_below_cover_days,
-                                              resource_after_denial_days, cancel_backlog_after_days)
+            self.inputs[material] = InputLine(self, material, line_policy, **buying)
         initial = dict(initial_stock_t) if initial_stock_t is not None else {}
         for material, line in self.inputs.items():
             default = getattr(line.policy, "start_days", 0.0) * self.daily_use_t(material)
@@ -152,13 +159,18 @@ class InputLine:
     """Replenishment of one input of a facility: position, orders, sourcing across lanes."""
 
     def __init__(self, facility: Facility, material: str, policy, expedite_below_cover_days: float | None = None,
-                 resource_after_denial_days: float = 30.0, cancel_backlog_after_days: float | None = None):
+                 resource_after_denial_days: float = 30.0, cancel_backlog_after_days: float | None = None,
+                 unfilled_orders: str = "backorder"):
+        if unfilled_orders not in ("backorder", "lost"):
+            raise ValueError(f"unfilled_orders must be 'backorder' or 'lost', got {unfilled_orders!r}")
         self.facility = facility
         self.material = material
         self.policy = policy
         self.expedite_below_cover_days = expedite_below_cover_days
         self.resource_after_denial_days = resource_after_denial_days
         self.cancel_backlog_after_days = cancel_backlog_after_days
+        self.unfilled_orders = unfilled_orders
+        self.lost_order_t = 0.0  # tonnes suppliers could not fill at once, with unfilled_orders="lost"
         self.lanes: list[Lane] = []  # lanes buyers order through (not stockpile lanes)
         self.on_order_t = 0.0
         self.avoid_until: dict[int, float] = {}

@@ -38,10 +38,8 @@ class Plant(Facility):
         policy=None,
         policies=None,
         initial_stock_t: Mapping[str, float] | None = None,
-        expedite_below_cover_days: float | None = None,
-        resource_after_denial_days: float = 30.0,
-        cancel_backlog_after_days: float | None = None,
         ledger: Ledger | None = None,
+        **buying,
     ):
         super().__init__(env, name, country, ledger)
         self.output = output
@@ -53,7 +51,7 @@ class Plant(Facility):
         self.stock.setdefault(output, 0.0)
         initial = dict(initial_stock_t) if initial_stock_t is not None else {}
         initial.setdefault(output, output_stock_days * self.planned_output_t_per_day(output))
-        self._make_inputs(self.recipe_t_per_t, policy, policies, initial, expedite_below_cover_days, resource_after_denial_days, cancel_backlog_after_days)
+        self._make_inputs(self.recipe_t_per_t, policy, policies, initial, **buying)
         self._code = self.ledger.records.batches.code("facility", name)
         self.process = env.process(self.produce())
 

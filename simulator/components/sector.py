@@ -32,10 +32,8 @@ class Sector(Facility):
         policy=None,
         policies=None,
         initial_stock_t: Mapping[str, float] | None = None,
-        expedite_below_cover_days: float | None = None,
-        resource_after_denial_days: float = 30.0,
-        cancel_backlog_after_days: float | None = None,
         ledger: Ledger | None = None,
+        **buying,
     ):
         super().__init__(env, name, country, ledger)
         if unmet_demand not in ("lost", "backorder"):
@@ -44,7 +42,7 @@ class Sector(Facility):
         self.bom_kg_per_unit = dict(bom_kg_per_unit)
         self.unmet_demand, self.catchup_factor = unmet_demand, catchup_factor
         self.backlog_units = 0.0
-        self._make_inputs(self.bom_kg_per_unit, policy, policies, initial_stock_t, expedite_below_cover_days, resource_after_denial_days, cancel_backlog_after_days)
+        self._make_inputs(self.bom_kg_per_unit, policy, policies, initial_stock_t, **buying)
         self._code = self.ledger.records.production.code("facility", name)
         self.process = env.process(self.produce())
 
