@@ -108,9 +108,10 @@ def format_summary(result: RunResult) -> str:
         f"scenario {m['scenario']}  seed {m['seed']}  {m['start']} to {m['end']}  "
         f"({m['wall_seconds']:.2f} s, mass balance residual {m['mass_balance']['residual_t']:.2g} t)",
         "",
-        "Shortages by demand facility",
+        "Shortages by demand facility (worst first)",
     ]
-    sh = result.shortages
+    # Worst first: the lines that lost the largest share of their plan lead the table.
+    sh = result.shortages.sort_values("share_lost", ascending=False, kind="stable")
     if len(sh):
         table = pd.DataFrame({
             "facility": sh["facility"], "country": sh["country"], "sector": sh["sector"],
