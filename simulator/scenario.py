@@ -429,7 +429,9 @@ class Stockpile(_Facility):
         default=None, description="Release to a buyer whose cover falls below this many days."
     )
     release_target_cover_days: NonNegative = Field(
-        default=30.0, description="An automatic release tops a buyer up to this cover."
+        default=30.0,
+        description="An automatic release tops a buyer's stock on hand, plus what the stockpile "
+        "already has on the way to it, up to this cover.",
     )
 
 

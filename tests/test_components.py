@@ -330,3 +330,26 @@ def test_unfilled_orders_lost_takes_what_there_is():
     assert buyer.inputs["mag"].lost_order_t == 3.0
     env.run(until=3)
     assert buyer.stock["mag"] == 5.0 and buyer.inputs["mag"].on_order_t == 0.0
+
+
+def test_a_control_applies_if_in_force_when_the_shipment_reaches_it():
+    # A shipment waits at a quota; meanwhile a ban is lifted (it must not hold the shipment)
+    # and a licence requirement is imposed (it must apply).
+    env = simpy.Environment()
+    quota = QuotaControl(env, "q", "CN", {"mag"}, tonnes_per_period=0.0, period_end=lambda t: (math.floor(t / 30) + 1) * 30.0, in_force=True)
+    ban = BanControl(env, "ban", "CN", {"mag"}, in_force=True)
+    office = LicensingOffice(env, reviewers=1, review_days=lambda: 4.0, approval_probability=1.0, uniform=lambda: 0.5)
+    lic = LicensingControl(env, "lic", "CN", {"mag"}, office, in_force=False)
+    ledger, sup, sector, lane = network(env, supplier_stock=10.0, transit=1.0, use_per_day=0.0, controls=[quota, ban, lic])
+    sector.inputs["mag"].order(5.0)
+
+    def change():
+        yield env.timeout(10)
+        ban.lift()
+        lic.impose()
+        quota.set_cap(100.0)  # the quota lets it through at day 10
+
+    env.process(change())
+    env.run(until=40)
+    rows = ledger.records.shipments.to_frame()
+    assert rows[["t_cleared", "t_delivered"]].values.tolist() == [[14.0, 15.0]]  # licence 10 -> 14, transit 1

@@ -73,17 +73,22 @@ class Lane:
     def send(self, shipment: Shipment) -> None:
         """Start a shipment that has left the supplier's stock."""
         if self.controls:
-            gates = [c for c in self.controls if c.in_force and c.covers(self)]
-            if gates:
-                self._clear(shipment, gates, 0)
+            self._clear(shipment, 0)
+        else:
+            self._depart(shipment)
+
+    def _clear(self, shipment: Shipment, index: int) -> None:
+        """Pass the controls from ``index`` on, in order. Whether a control applies is decided
+        when the shipment reaches it (not when it was sent): one imposed or lifted while the
+        shipment waited at an earlier control is honoured."""
+        controls = self.controls
+        while index < len(controls):
+            control = controls[index]
+            index += 1
+            if control.in_force and control.covers(self):
+                control.submit(shipment, lambda s, after=index: self._clear(s, after), self._return)
                 return
         self._depart(shipment)
-
-    def _clear(self, shipment: Shipment, gates: list, index: int) -> None:
-        if index == len(gates):
-            self._depart(shipment)
-            return
-        gates[index].submit(shipment, lambda s: self._clear(s, gates, index + 1), self._return)
 
     def _depart(self, shipment: Shipment) -> None:
         shipment.state = "transit"

@@ -15,7 +15,10 @@ __all__ = ["Stockpile"]
 class Stockpile(Facility):
     """Holds ``stock_t``; buyers cannot order from it. ``release(material, t)`` pushes tonnes
     to the buyers on its lanes by share; with ``release_below_cover_days`` it also checks its
-    buyers daily and tops up any whose cover fell below it to ``release_target_cover_days``."""
+    buyers daily and, when a buyer's stock on hand covers fewer days than that, sends what
+    brings its stock on hand plus what the stockpile already has on the way to it up to
+    ``release_target_cover_days``. (Orders the buyer has placed elsewhere do not count: during a
+    licensing shock they may never come.)"""
 
     kind = "stockpile"
     takes_orders = False
@@ -36,6 +39,7 @@ class Stockpile(Facility):
         self.release_below_cover_days = release_below_cover_days
         self.release_target_cover_days = release_target_cover_days
         self.released_t = 0.0
+        self._sent: dict[int, list] = {}  # lane id -> shipments this stockpile sent down it
         self.process = None
         self.set_release_below(release_below_cover_days)
 
@@ -63,7 +67,16 @@ class Stockpile(Facility):
         line.on_order_t += tonnes
         self.stock[lane.material] -= tonnes
         self.released_t += tonnes
-        lane.send(ledger.open_shipment(order, tonnes, now))
+        shipment = ledger.open_shipment(order, tonnes, now)
+        self._sent.setdefault(id(lane), []).append(shipment)
+        lane.send(shipment)
+
+    def on_the_way_t(self, lane) -> float:
+        """Tonnes sent down ``lane`` by this stockpile and not yet delivered (or returned)."""
+        live = self.ledger.live
+        sent = [s for s in self._sent.get(id(lane), []) if s.id in live]
+        self._sent[id(lane)] = sent
+        return sum(s.tonnes for s in sent)
 
     def watch(self):
         while self.release_below_cover_days is not None:
@@ -71,7 +84,8 @@ class Stockpile(Facility):
                 for lane in lanes:
                     line = lane.buyer.inputs[material]
                     if line.cover_days() < self.release_below_cover_days:
-                        want = self.release_target_cover_days * line.use_t_per_day - line.position_t()
+                        on_hand = lane.buyer.stock.get(material, 0.0)
+                        want = self.release_target_cover_days * line.use_t_per_day - on_hand - self.on_the_way_t(lane)
                         qty = min(want, self.stock.get(material, 0.0))
                         if qty > EPS_T:
                             self._ship(lane, qty)
