@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--results", default="results", help="results root folder (default: ./results)")
     r.add_argument("--quiet", action="store_true", help="print only the results folder")
     r.add_argument("--no-report", action="store_true", help="do not write report.html and its charts")
+    r.add_argument("--keep-runs", type=int, default=20, metavar="K",
+                   help="with --replications: keep the full outputs of the first K replications for the "
+                        "report's fan charts (default 20; 0 with --no-report)")
     r.add_argument("--replications", type=int, metavar="N",
                    help="run N replications (child seeds of --seed) and print mean, sd, 95%% CI per metric; "
                         "writes results/<scenario>/replications-seed<S>-<hash>/ (or --out), resumable")
@@ -106,9 +109,12 @@ def _cmd_replications(args, path: Path) -> int:
         raise ScenarioError([f"--replications {args.replications}: expected a number of replications >= 1, got {args.replications}"])
     plan = sw.plan_replications(path, args.replications, args.seed, args.overrides)
     folder = sw._replications_folder(plan, args.results, args.out)
+    keep = 0 if args.no_report else min(args.replications, args.keep_runs)
     with sw.make_executor(args.executor, args.workers, args.scheduler) as ex:
-        runs, info = sw.execute(plan, folder, ex, progress=not args.quiet)
+        runs, info = sw.execute(plan, folder, ex, progress=not args.quiet, keep_runs=keep)
     summary, _, _ = sw._finish(plan, runs, info, folder)
+    if keep and sw.keep_representative(plan, folder) is not None:
+        _report_module().build_run_report(folder)  # fan charts over the kept replications
     if args.quiet:
         print(folder)
     else:

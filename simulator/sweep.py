@@ -569,6 +569,8 @@ class Task:
     fixed: tuple
     metrics: tuple
     runs: tuple  # ((point_id, replication, seed, ((path, value), ...)), ...)
+    keep_dir: str | None = None  # write full run folders of the first replications here ...
+    keep_below: int = 0  # ... those with replication index below this (for fan charts)
 
 
 _SCENARIOS: dict = {}
@@ -610,6 +612,8 @@ def run_task(task: Task) -> list[dict]:
             result = run(_scenario_for(task, overrides), seed=seed)
             row["metrics"] = _select(result.headline, task.metrics)
             row["error"] = None
+            if task.keep_dir is not None and replication < task.keep_below:
+                _keep_run(result, Path(task.keep_dir) / "replications" / f"seed{seed}")
         except Exception as err:  # noqa: BLE001 - recorded, and the sweep goes on
             text = "; ".join(err.lines) if isinstance(err, ScenarioError) else str(err)
             row["metrics"] = {}
@@ -617,6 +621,28 @@ def run_task(task: Task) -> list[dict]:
         row["wall_seconds"] = time.perf_counter() - started  # the run, and building its scenario if new
         rows.append(row)
     return rows
+
+
+def _keep_run(result, folder: Path) -> None:
+    """Write a replication's full run folder (atomically; a stale one is replaced)."""
+    from .results import write_run
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    write_run(result, folder)
+
+
+def keep_representative(plan: Plan, folder: str | Path) -> Path | None:
+    """Copy replication 0's run files into ``folder`` itself, so that the folder reads as a run
+    folder (its report then shows the kept replications as fan charts); returns the folder."""
+    folder = Path(folder)
+    first = folder / "replications" / f"seed{plan.seed_of(0, 0)}"
+    if not (first / "manifest.json").is_file():
+        return None
+    for item in first.iterdir():
+        if item.is_file():
+            shutil.copy2(item, folder / item.name)
+    return folder
 
 
 # --------------------------------------------------------------------------- executors
@@ -901,14 +927,16 @@ def _clock(seconds: float) -> str:
 # --------------------------------------------------------------------------- execute
 
 
-def _batches(plan: Plan, todo: list[tuple[int, int]], workers: int, batch: int | None) -> list[Task]:
+def _batches(plan: Plan, todo: list[tuple[int, int]], workers: int, batch: int | None,
+             keep_dir: Path | None = None, keep_below: int = 0) -> list[Task]:
     if batch is None:
         batch = max(1, min(25, math.ceil(len(todo) / (workers * 6))))
     fixed = tuple(sorted(plan.fixed.items(), key=lambda kv: kv[0]))
     tasks = []
     for i in range(0, len(todo), batch):
         runs = tuple((p, r, plan.seed_of(p, r), tuple(plan.points[p].items())) for p, r in todo[i:i + batch])
-        tasks.append(Task(plan.base_text, plan.base_source, _freeze(fixed), tuple(plan.metrics), _freeze(runs)))
+        tasks.append(Task(plan.base_text, plan.base_source, _freeze(fixed), tuple(plan.metrics), _freeze(runs),
+                          str(keep_dir) if keep_dir is not None and keep_below > 0 else None, keep_below))
     return tasks
 
 
@@ -955,8 +983,12 @@ def _check_folder(plan: Plan, folder: Path, fresh: bool) -> None:
 
 def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: bool = True, fresh: bool = False,
             retry_failed: bool = False, batch: int | None = None, parquet: bool | None = None,
-            stream=None) -> tuple[pd.DataFrame, dict]:
-    """Run what is missing from ``folder``; return (this plan's runs, information about the call)."""
+            stream=None, keep_runs: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Run what is missing from ``folder``; return (this plan's runs, information about the call).
+
+    ``keep_runs``: also write the full run folders of replications 0..keep_runs-1 under
+    ``folder/replications/`` (the workers must see ``folder``: local processes, or a Dask
+    cluster on a shared file system)."""
     folder = Path(folder)
     _check_folder(plan, folder, fresh)
     folder.mkdir(parents=True, exist_ok=True)
@@ -980,7 +1012,7 @@ def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: boo
     bar = Progress(plan.runs, plan.runs - len(todo), progress, stream)
     started = time.perf_counter()
     if todo:
-        tasks = _batches(plan, todo, executor.workers, batch)
+        tasks = _batches(plan, todo, executor.workers, batch, folder.resolve(), keep_runs)
         try:
             for task, rows, err in executor.map_unordered(run_task, tasks):
                 if err is not None:

@@ -133,3 +133,17 @@ def test_readme_run_command_runs_the_default_scenario(tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["scenario"] == "baseline_2024"
     assert abs(manifest["mass_balance"]["residual_t"]) < 1e-9 * manifest["mass_balance"]["produced_t"]
+
+
+def test_replications_keep_runs_for_fan_charts(tmp_path, capsys):
+    out = tmp_path / "reps"
+    assert main(["run", str(TINY), "--replications", "4", "--keep-runs", "3", "--workers", "1", "--out", str(out), "--quiet"]) == 0
+    kept = sorted(p.name for p in (out / "replications").iterdir())
+    assert len(kept) == 3 and all(name.startswith("seed") for name in kept)
+    html = (out / "report.html").read_text()
+    for chart in ("fan_production.png", "fan_cover.png", "fan_lead_times.png"):
+        assert chart in html and (out / chart).stat().st_size > 10_000
+    assert "3 replications" in html
+    # --no-report keeps nothing
+    assert main(["run", str(TINY), "--replications", "2", "--workers", "1", "--out", str(tmp_path / "bare"), "--quiet", "--no-report"]) == 0
+    assert not (tmp_path / "bare" / "replications").exists() and not (tmp_path / "bare" / "report.html").exists()
