@@ -203,8 +203,14 @@ def _apply_override(data: dict, path: str, value: Any, shown: str, origins: dict
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
         if isinstance(node, list):
+            # An item is addressed by its index, or by its `id` (timeline events may have one).
+            ids = [item.get("id") if isinstance(item, dict) else None for item in node]
+            if not part.isdigit() and part in ids:
+                part = str(ids.index(part))
             if not part.isdigit() or int(part) >= len(node):
-                raise ScenarioError([f"{shown}: {_dotted(parts[:depth + 1])}: expected a list index from 0 to {len(node) - 1}, got {part if part.isdigit() else repr(part)}"
+                named = [str(i) for i in ids if i is not None]
+                also = f" or the id of an item ({', '.join(named)})" if named else ""
+                raise ScenarioError([f"{shown}: {_dotted(parts[:depth + 1])}: expected a list index from 0 to {len(node) - 1}{also}, got {part if part.isdigit() else repr(part)}"
                                      if node else f"{shown}: {_dotted(parts[:depth + 1])}: expected an index into a list, got {part!r} (the list is empty)"])
             part = int(part)
             parts[depth] = part

@@ -543,6 +543,10 @@ Control = Annotated[Union[Licensing, Quota, Ban], Field(discriminator="instrumen
 
 class _Event(Spec):
     date: DateInHorizon
+    id: Identifier | None = Field(
+        default=None, description="A name for the event, so that --set and sweeps can address it "
+        "(timeline.<id>.fraction) whatever its position."
+    )
     note: str = ""
 
 
@@ -717,7 +721,12 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
                     found.append(((("facilities", name, key, m)), f"expected a material {name!r} uses, got {m!r}"))
 
     horizon = (s.start, s.end)
+    seen_ids: dict[str, int] = {}
     for i, ev in enumerate(s.timeline):
+        if ev.id is not None:
+            if ev.id in seen_ids:
+                found.append((("timeline", i, "id"), f"expected an id no other event has, got {ev.id!r} (also timeline[{seen_ids[ev.id]}])"))
+            seen_ids.setdefault(ev.id, i)
         if not (horizon[0] <= ev.date <= horizon[1]):
             found.append((("timeline", i, "date"), f"expected a date within the horizon {horizon[0]} to {horizon[1]}, got {ev.date}"))
         control = controls.get(getattr(ev, "control", None) or "")

@@ -428,6 +428,9 @@ def _missing_key(data: Any, path: str) -> str | None:
     parts = path.split(".")
     for depth, part in enumerate(parts[:-1]):
         if isinstance(node, list):
+            ids = [item.get("id") if isinstance(item, dict) else None for item in node]
+            if not part.isdigit() and part in ids:
+                part = str(ids.index(part))
             if not part.isdigit() or int(part) >= len(node):
                 return None  # the loader says what it expected
             node = node[int(part)]

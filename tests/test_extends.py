@@ -76,3 +76,19 @@ def test_overrides_apply_after_merging(tmp_path):
     with pytest.raises(ScenarioError) as caught:
         load_scenario(child, ["controls.cn_licence.reviewers=0"])
     assert caught.value.lines == ["--set controls.cn_licence.reviewers=0: controls.cn_licence.reviewers: expected a number >= 1, got 0"]
+
+
+def test_timeline_events_can_be_addressed_by_id(tmp_path):
+    text = TINY.replace("  - {date: 2025-03-15, action: release, control: cn_licence, fraction: 1.0}",
+                        "  - {date: 2025-03-15, id: big_release, action: release, control: cn_licence, fraction: 1.0}")
+    path = write(tmp_path, "named.yaml", text)
+    s = load_scenario(path, ["timeline.big_release.fraction=0.25"])
+    assert s.timeline[1].id == "big_release" and s.timeline[1].fraction == 0.25
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, ["timeline.small_release.fraction=0.25"])
+    assert caught.value.lines == ["--set timeline.small_release.fraction=0.25: timeline.small_release: expected a list index "
+                                  "from 0 to 2 or the id of an item (big_release), got 'small_release'"]
+    dup = write(tmp_path, "dup.yaml", text.replace("{date: 2025-02-01, action: impose", "{date: 2025-02-01, id: big_release, action: impose"))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(dup)
+    assert caught.value.lines == [f"{dup}:52: timeline[1].id: expected an id no other event has, got 'big_release' (also timeline[0])"]

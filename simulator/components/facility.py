@@ -305,10 +305,11 @@ class InputLine:
             self.unfilled_since.append([tonnes, order.t_first, order.lost_stock_days + lost_stock,
                                         order.lost_licence_days + lost_licence, now, cause])
         self.avoid_until[id(lane)] = now + self.resource_after_denial_days
-        # A lane that failed without time passing (an instant refusal) would fail again at
-        # once, forever at the same moment: it is not retried until time has passed.
-        instant = order is None or order.t_ordered >= now
+        # The same lane is retried at once only after a decision that took time (a licence
+        # denied after review): an instant refusal would fail again at once, forever at the
+        # same moment, and a withdrawn order would only rejoin the back of the same backlog.
+        retry_same = shipment is not None and order is not None and order.t_ordered < now
         open_lanes = [other for other in self.lanes
-                      if self.avoid_until.get(id(other), -1.0) <= now and not (instant and other is lane)]
+                      if self.avoid_until.get(id(other), -1.0) <= now and (retry_same or other is not lane)]
         if open_lanes:
             self.order(tonnes, open_lanes)
