@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--retry-failed", action="store_true", help="run again the runs that failed last time")
     s.add_argument("--check", action="store_true", help="validate the sweep file and print its design; run nothing")
     s.add_argument("--quiet", action="store_true", help="no progress bar; print only the results folder")
+    s.add_argument("--no-report", action="store_true", help="do not write the sweep's report.html and charts")
     _executor_options(s)
 
     v = sub.add_parser("validate", help="check scenario files without running them")
@@ -136,6 +137,8 @@ def _cmd_sweep(args) -> int:
     with sw.make_executor(args.executor, args.workers, args.scheduler) as ex:
         runs, info = sw.execute(plan, folder, ex, progress=not args.quiet, fresh=args.fresh, retry_failed=args.retry_failed)
     summary, _, ranking = sw._finish(plan, runs, info, folder)
+    if not args.no_report and len(runs):
+        _report_module().build_sweep_report(folder)
     if args.quiet:
         print(folder)
     else:

@@ -326,6 +326,12 @@ def test_cli_sweep_check_quiet_and_errors(tmp_path, capsys):
     assert "6 points x 2 replications = 12 runs" in capsys.readouterr().out
     assert main(["sweep", str(path), "--quiet", "--workers", "1", "--out", str(tmp_path / "o")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "o")
+    html = (tmp_path / "o" / "report.html").read_text()  # the sweep's report, unless --no-report
+    images = __import__("re").findall(r"src='([^']+\.png)'", html)
+    assert images and all((tmp_path / "o" / name).is_file() for name in images)
+    assert main(["sweep", str(path), "--quiet", "--workers", "1", "--out", str(tmp_path / "o2"), "--no-report"]) == 0
+    assert not (tmp_path / "o2" / "report.html").exists()
+    capsys.readouterr()
     bad = write_sweep(tmp_path, "replications: -1\n", "bad.yaml")
     assert main(["sweep", str(bad)]) == 2
     assert capsys.readouterr().err.strip() == f"{bad}:2: replications: expected a number >= 1, got -1"
