@@ -47,7 +47,8 @@ class Model:
             self._schedule(event)
         self._pairs = self._inventory_pairs()
         self._refresh_rates()
-        self.env.process(self._sample_inventory())
+        self._sampling = False
+        c.repeat(self.env, self._sample_inventory)
         self.finished = False
 
     # ----------------------------------------------------------------- time
@@ -295,19 +296,19 @@ class Model:
             for _stock, material, _f, _m, fac in self._pairs
         ]
 
-    def _sample_inventory(self):
-        extend = self.ledger.records.inventory.data.extend
-        step = self.scenario.inventory_sample_days
-        env, nan = self.env, math.nan
-        yield env.timeout(self.t_start)
-        while True:
-            now = env.now
-            rows = []
-            for (stock, material, f_code, m_code, _fac), rate in zip(self._pairs, self._rates):
-                on_hand = stock[material]
-                rows += (now, f_code, m_code, on_hand, on_hand / rate if rate > 0 else nan)
-            extend(rows)
-            yield env.timeout(step)
+    def _sample_inventory(self) -> float:
+        """Append one snapshot of every stock (none at time zero, which precedes the start date
+        by the warm-up); returns the days until the next."""
+        if not self._sampling:
+            self._sampling = True
+            return self.t_start
+        now, nan = self.env.now, math.nan
+        rows = []
+        for (stock, material, f_code, m_code, _fac), rate in zip(self._pairs, self._rates):
+            on_hand = stock[material]
+            rows += (now, f_code, m_code, on_hand, on_hand / rate if rate > 0 else nan)
+        self.ledger.records.inventory.data.extend(rows)
+        return self.scenario.inventory_sample_days
 
     # ----------------------------------------------------------------- running
 

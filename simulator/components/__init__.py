@@ -5,6 +5,7 @@ callables for random quantities), starts its own processes, and shares a :class:
 with the others it is wired to. None of them reads YAML or knows the scenario schema.
 """
 
+from .clock import repeat
 from .controls import BanControl, ExportControl, LicensingControl, QuotaControl
 from .depot import Depot
 from .facility import Facility, InputLine
@@ -20,5 +21,5 @@ from .stockpile import Stockpile
 __all__ = [
     "Application", "BanControl", "Depot", "ExportControl", "Facility", "FixedQuantity", "InputLine", "Lane",
     "Ledger", "LicensingControl", "LicensingOffice", "MinMax", "Mine", "Mode", "Order", "OrderUpTo",
-    "POLICIES", "Plant", "QuotaControl", "Sector", "Shipment", "Stockpile",
+    "POLICIES", "Plant", "QuotaControl", "Sector", "Shipment", "Stockpile", "repeat",
 ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
+from .clock import repeat
 from .ledger import EPS_T, Ledger, Order
 from .policies import OrderUpTo
 
@@ -152,7 +153,7 @@ class Facility:
         for material, tonnes in initial.items():  # e.g. a plant's finished goods
             self.add_initial_stock(material, tonnes)
         for line in self.inputs.values():
-            self.env.process(line.run())
+            repeat(self.env, line.tick)
 
 
 class InputLine:
@@ -198,11 +199,10 @@ class InputLine:
         use = self.use_t_per_day
         return self.facility.stock.get(self.material, 0.0) / use if use > 0 else float("inf")
 
-    def run(self):
-        env = self.facility.env
-        while True:
-            self.review()
-            yield env.timeout(self.policy.review_days)
+    def tick(self) -> float:
+        """The periodic review; returns the days until the next one."""
+        self.review()
+        return self.policy.review_days
 
     def review(self) -> None:
         if self.cancel_backlog_after_days is not None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import simpy
 
+from .clock import repeat
 from .facility import Facility
 from .ledger import Ledger
 
@@ -37,15 +38,16 @@ class Mine(Facility):
         self.capacity_t_per_year, self.utilisation = capacity_t_per_year, utilisation
         self.variability, self.batch_days, self.max_stock_t = variability, batch_days, max_stock_t
         self.add_initial_stock(material, initial_stock_t)
-        self.process = env.process(self.produce())
+        self._started = False
+        repeat(env, self.produce)
 
     def planned_output_t_per_day(self, material: str) -> float:
         return self.capacity_t_per_year * self.utilisation / 365.0 if material == self.material else 0.0
 
-    def produce(self):
-        material, ledger = self.material, self.ledger
-        while True:
-            yield self.env.timeout(self.batch_days)
+    def produce(self) -> float:
+        """Add the batch that ended now (nothing at the start); returns the days to the next."""
+        if self._started:
+            material = self.material
             qty = self.capacity_t_per_year * self.utilisation / 365.0 * self.batch_days
             if self.variability is not None:
                 qty *= max(0.0, self.variability())
@@ -53,5 +55,7 @@ class Mine(Facility):
                 qty = min(qty, max(0.0, self.max_stock_t - self.stock[material]))
             if qty > 0.0:
                 self.stock[material] += qty
-                ledger.produced_t[material] += qty
+                self.ledger.produced_t[material] += qty
                 self.serve(material)
+        self._started = True
+        return self.batch_days

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 import simpy
 
+from .clock import repeat
 from .facility import Facility
 from .ledger import EPS_T, Ledger
 
@@ -53,7 +54,8 @@ class Plant(Facility):
         initial.setdefault(output, output_stock_days * self.planned_output_t_per_day(output))
         self._make_inputs(self.recipe_t_per_t, policy, policies, initial, **buying)
         self._code = self.ledger.records.batches.code("facility", name)
-        self.process = env.process(self.produce())
+        self._append = self.ledger.records.batches.append
+        repeat(env, self.produce)
 
     def planned_output_t_per_day(self, material: str) -> float:
         return self.capacity_t_per_year * self.utilisation / 365.0 if material == self.output else 0.0
@@ -61,33 +63,32 @@ class Plant(Facility):
     def daily_use_t(self, material: str) -> float:
         return self.recipe_t_per_t.get(material, 0.0) * self.capacity_t_per_year * self.utilisation / 365.0
 
-    def produce(self):
+    def produce(self) -> float:
+        """Start one batch; returns the days until the next."""
         env, ledger, output, stock = self.env, self.ledger, self.output, self.stock
-        append = ledger.records.batches.append
-        while True:
-            room = self.capacity_t_per_year / 365.0 * self.batch_days
-            target = self.output_stock_days * self.planned_output_t_per_day(output) + self.backlog_t(output)
-            desired = min(room, max(0.0, target - stock[output] - self.wip_t))
-            if desired <= EPS_T:  # round-off, not a wish to produce
-                desired = 0.0
-            qty = desired
+        room = self.capacity_t_per_year / 365.0 * self.batch_days
+        target = self.output_stock_days * self.planned_output_t_per_day(output) + self.backlog_t(output)
+        desired = min(room, max(0.0, target - stock[output] - self.wip_t))
+        if desired <= EPS_T:  # round-off, not a wish to produce
+            desired = 0.0
+        qty = desired
+        for material, per_t in self.recipe_t_per_t.items():
+            qty = min(qty, stock[material] / per_t)
+        if qty > EPS_T:
             for material, per_t in self.recipe_t_per_t.items():
-                qty = min(qty, stock[material] / per_t)
-            if qty > EPS_T:
-                for material, per_t in self.recipe_t_per_t.items():
-                    used = qty * per_t
-                    stock[material] -= used
-                    ledger.consumed_t[material] += used
-                self.wip_t += qty
-                delay = self.processing_days() if self.processing_days is not None else 0.0
-                if delay > 0:
-                    env.timeout(delay).callbacks.append(lambda _e, q=qty: self._finish(q))
-                else:
-                    self._finish(qty)
+                used = qty * per_t
+                stock[material] -= used
+                ledger.consumed_t[material] += used
+            self.wip_t += qty
+            delay = self.processing_days() if self.processing_days is not None else 0.0
+            if delay > 0:
+                env.timeout(delay).callbacks.append(lambda _e, q=qty: self._finish(q))
             else:
-                qty = 0.0
-            append(self._code, env.now, desired, qty)
-            yield env.timeout(self.batch_days)
+                self._finish(qty)
+        else:
+            qty = 0.0
+        self._append(self._code, env.now, desired, qty)
+        return self.batch_days
 
     def _finish(self, qty: float) -> None:
         self.wip_t -= qty

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import simpy
 
+from .clock import repeat
 from .facility import Facility
 from .ledger import Ledger
 
@@ -44,7 +45,8 @@ class Sector(Facility):
         self.backlog_units = 0.0
         self._make_inputs(self.bom_kg_per_unit, policy, policies, initial_stock_t, **buying)
         self._code = self.ledger.records.production.code("facility", name)
-        self.process = env.process(self.produce())
+        self._append = self.ledger.records.production.append
+        repeat(env, self.produce)
 
     @property
     def bom_kg_per_unit(self) -> dict[str, float]:
@@ -58,26 +60,25 @@ class Sector(Facility):
     def daily_use_t(self, material: str) -> float:
         return self.units_per_year / 365.0 * self._bom.get(material, 0.0) / 1000.0
 
-    def produce(self):
-        env, stock, consumed = self.env, self.stock, self.ledger.consumed_t
-        append = self.ledger.records.production.append
-        while True:
-            plan = self.units_per_year / 365.0
-            goal = plan
-            if self.unmet_demand == "backorder" and self.backlog_units > 0:
-                goal += min(self.backlog_units, (self.catchup_factor - 1.0) * plan)
-            made = goal
-            needs = self._needs_t
-            for material, need in needs:
-                if stock[material] < made * need:
-                    made = stock[material] / need
-            if made < 0.0:
-                made = 0.0
-            for material, need in needs:
-                used = made * need
-                stock[material] -= used
-                consumed[material] += used
-            if self.unmet_demand == "backorder":
-                self.backlog_units = max(0.0, self.backlog_units + plan - made)
-            append(self._code, env.now, plan, made)
-            yield env.timeout(1.0)
+    def produce(self) -> float:
+        """Make one day's units from the inputs at hand; returns the days until the next."""
+        stock, consumed = self.stock, self.ledger.consumed_t
+        plan = self.units_per_year / 365.0
+        goal = plan
+        if self.unmet_demand == "backorder" and self.backlog_units > 0:
+            goal += min(self.backlog_units, (self.catchup_factor - 1.0) * plan)
+        made = goal
+        needs = self._needs_t
+        for material, need in needs:
+            if stock[material] < made * need:
+                made = stock[material] / need
+        if made < 0.0:
+            made = 0.0
+        for material, need in needs:
+            used = made * need
+            stock[material] -= used
+            consumed[material] += used
+        if self.unmet_demand == "backorder":
+            self.backlog_units = max(0.0, self.backlog_units + plan - made)
+        self._append(self._code, self.env.now, plan, made)
+        return 1.0
