@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--no-report", action="store_true", help="do not write the sweep's report.html and charts")
     _executor_options(s)
 
-    v = sub.add_parser("validate", help="check scenario files without running them")
+    v = sub.add_parser("validate", help="check scenario (or sweep) files without running them")
     v.add_argument("files", nargs="+")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
 
@@ -189,11 +189,24 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _is_sweep_file(name: str) -> bool:
+    """A sweep file names a base scenario and parameters (cheap look at the top-level keys)."""
+    try:
+        data = yaml.safe_load(Path(name).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "scenario" in data and ("parameters" in data or "design" in data)
+
+
 def _cmd_validate(args) -> int:
+    """Check scenario files, and sweep files too (with their parameters against the scenario)."""
     failed = False
     for name in args.files:
         try:
-            load_scenario(name, args.overrides)
+            if _is_sweep_file(name):
+                _sweep_module().plan_sweep(name, args.overrides)
+            else:
+                load_scenario(name, args.overrides)
         except ScenarioError as err:
             failed = True
             for line in err.lines:

@@ -399,3 +399,11 @@ metrics: [share_lost.de_ev, first_stop_day.cn_ev]
     table = pd.read_csv(out / "sensitivity.csv")
     assert list(table.columns) == ["metric", "parameter", "S1", "S1_low", "S1_high", "ST", "ST_low", "ST_high"]
     assert set(table["parameter"]) == {TARGET, PARAM} and len(pd.read_parquet(out / "runs.parquet")) == 16
+
+
+def test_validate_recognises_sweep_files(capsys):
+    from simulator.cli import main as cli_main
+
+    sweeps = sorted((Path(__file__).resolve().parent.parent / "sweeps").glob("*.yaml"))
+    assert cli_main(["validate", *map(str, sweeps)]) == 0
+    assert capsys.readouterr().out.count(": ok") == len(sweeps)
