@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from simulator.cli import bundled_scenarios_dir, main
 

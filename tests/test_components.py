@@ -157,7 +157,8 @@ def test_supplier_fills_fcfs_and_partially_when_short():
     sup.add_initial_stock("mag", 5.0)
     a = Sector(env, "a", "CN", 0.0, {"mag": 1.0}, ledger=ledger)
     b = Sector(env, "b", "CN", 0.0, {"mag": 1.0}, ledger=ledger)
-    la, lb = Lane(env, sup, a, "mag", {"road": 1.0}), Lane(env, sup, b, "mag", {"road": 1.0})
+    Lane(env, sup, a, "mag", {"road": 1.0})
+    Lane(env, sup, b, "mag", {"road": 1.0})
     a.inputs["mag"].order(3.0)
     b.inputs["mag"].order(4.0)
     assert sup.stock["mag"] == 0.0 and sup.backlog_t("mag") == 2.0

@@ -1,10 +1,8 @@
 """Whole runs of small hand-made scenarios: timeline mechanics, analytics, mass, seeds."""
 
 import copy
-import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
