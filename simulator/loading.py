@@ -287,8 +287,9 @@ def _read_document(text: str, source: str, folder: Path, chain: tuple = ()) -> t
     base, base_lines, base_inherited = _read_document(base_text, str(base_path), base_path.parent, chain + (resolved,))
     if not isinstance(base, dict):
         raise ScenarioError([f"{where}: extends: expected {ref!r} to hold a scenario mapping, got {_kind_of(base)}"])
-    inherited = {**{k: f"{base_path}:{v}" for k, v in base_lines.items()}, **base_inherited}
+    inherited = {**{k: f"{base_path}:{v}" for k, v in base_lines.items() if k[:1] != ("name",)}, **base_inherited}
     base.pop("name", None)  # a derived scenario is named after its own file unless it says
+    _forget(base_inherited, ("name",))
     _merge(base, data, (), lines, inherited, source)
     return base, lines, inherited
 
@@ -640,6 +641,14 @@ def _context(data: dict) -> dict:
     return context
 
 
+_FILE_NAME_LABEL = "\x00file-name\x00"  # stands for "the name came from the file name" in messages
+
+
+def _explain_file_name(lines: list[str], source: str) -> list[str]:
+    return [f"{source}:1: {line[len(_FILE_NAME_LABEL) + 2:]} (taken from the file name: add a `name:` field)"
+            if line.startswith(_FILE_NAME_LABEL) else line for line in lines]
+
+
 def parse_scenario(
     text: str,
     source: str = "<scenario>",
@@ -657,22 +666,23 @@ def parse_scenario(
     data, lines, inherited = _read_document(text, source, folder, start)
     if not isinstance(data, dict):
         raise ScenarioError([f"{source}:1: scenario: expected a YAML mapping of scenario fields, got {_kind_of(data)}"])
+    origins: dict[tuple, str] = dict(inherited)  # where inherited values stand in their base file
     if default_name and "name" not in data:
         data["name"] = default_name
-    origins: dict[tuple, str] = dict(inherited)  # where inherited values stand in their base file
+        origins[("name",)] = _FILE_NAME_LABEL
     for path, value, shown in parse_overrides(overrides):
         _apply_override(data, path, value, shown, origins, lines)
     try:
         scenario = Scenario.model_validate(data, context=_context(data))
     except ValidationError as err:
-        raise ScenarioError(_sorted_unique(_schema_lines(err.errors(), data, lines, origins, source))) from None
+        raise ScenarioError(_explain_file_name(_sorted_unique(_schema_lines(err.errors(), data, lines, origins, source)), source)) from None
     found = problems(scenario)
     if found:
         located = []
         for loc, msg in found:
             key, where = _where(tuple(loc), lines, origins, source)
             located.append((key, f"{where}: {_dotted(loc)}: {msg}"))
-        raise ScenarioError(_sorted_unique(located))
+        raise ScenarioError(_explain_file_name(_sorted_unique(located), source))
     return scenario
 
 

@@ -92,3 +92,16 @@ def test_timeline_events_can_be_addressed_by_id(tmp_path):
     with pytest.raises(ScenarioError) as caught:
         load_scenario(dup)
     assert caught.value.lines == [f"{dup}:52: timeline[1].id: expected an id no other event has, got 'big_release' (also timeline[0])"]
+
+
+def test_a_file_name_that_is_no_valid_name_is_explained(tmp_path):
+    bad = write(tmp_path, "9lives.yaml", TINY.replace("name: tiny\n", ""))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(bad)
+    assert caught.value.lines == [f"{bad}:1: name: expected a name of letters, digits, '_' and '-' that starts with a "
+                                  "letter, got '9lives' (taken from the file name: add a `name:` field)"]
+    write(tmp_path, "base.yaml", TINY)
+    child = write(tmp_path, "_child.yaml", "extends: base.yaml\n")  # the base's name is not inherited
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(child)
+    assert caught.value.lines[0].startswith(f"{child}:1: name: expected a name")
