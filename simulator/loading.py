@@ -672,10 +672,19 @@ def parse_scenario(
         origins[("name",)] = _FILE_NAME_LABEL
     for path, value, shown in parse_overrides(overrides):
         _apply_override(data, path, value, shown, origins, lines)
+    context = _context(data)
     try:
-        scenario = Scenario.model_validate(data, context=_context(data))
+        scenario = Scenario.model_validate(data, context=context)
     except ValidationError as err:
-        raise ScenarioError(_explain_file_name(_sorted_unique(_schema_lines(err.errors(), data, lines, origins, source)), source)) from None
+        found = _schema_lines(err.errors(), data, lines, origins, source)
+        # Report the cross-field problems of the parts that are valid too, so that a file's
+        # problems all come at once.
+        partial = _salvage(data, context)
+        if partial is not None:
+            for loc, msg in problems(partial):
+                key, where = _where(tuple(loc), lines, origins, source)
+                found.append((key, f"{where}: {_dotted(loc)}: {msg}"))
+        raise ScenarioError(_explain_file_name(_sorted_unique(found), source)) from None
     found = problems(scenario)
     if found:
         located = []
@@ -684,6 +693,44 @@ def parse_scenario(
             located.append((key, f"{where}: {_dotted(loc)}: {msg}"))
         raise ScenarioError(_explain_file_name(_sorted_unique(located), source))
     return scenario
+
+
+def _salvage(data: dict, context: dict):
+    """The valid parts of a scenario that failed validation, for the cross-field checks:
+    entries that fail on their own are left out (``None`` in lists, to keep positions)."""
+    from types import SimpleNamespace
+
+    from pydantic import TypeAdapter
+
+    if "horizon" not in context:
+        return None
+
+    def valid(adapter, value):
+        try:
+            return adapter.validate_python(value, context=context)
+        except (ValidationError, ValueError, TypeError):
+            return None
+
+    def mapping(key, adapter):
+        section = data.get(key)
+        if not isinstance(section, dict):
+            return {}
+        checked = {name: valid(adapter, value) for name, value in section.items()}
+        return {name: spec for name, spec in checked.items() if spec is not None}
+
+    def listing(key, adapter):
+        section = data.get(key)
+        return [valid(adapter, item) for item in section] if isinstance(section, list) else []
+
+    start, end = context["horizon"]
+    return SimpleNamespace(
+        start=start, end=end,
+        materials=mapping("materials", TypeAdapter(schema.Material)),
+        facilities=mapping("facilities", TypeAdapter(schema.Facility)),
+        controls=mapping("controls", TypeAdapter(schema.Control)),
+        lanes=listing("lanes", TypeAdapter(schema.Lane)),
+        timeline=listing("timeline", TypeAdapter(schema.Event)),
+    )
 
 
 def _kind_of(value: Any) -> str:

@@ -684,11 +684,16 @@ def supplies(facility, material: str) -> bool:
 
 
 def problems(s: Scenario) -> list[tuple[tuple, str]]:
-    """Cross-field problems a field-by-field schema cannot see, as (location, message) pairs."""
+    """Cross-field problems a field-by-field schema cannot see, as (location, message) pairs.
+
+    ``s`` may also be a partly valid scenario (the loader's salvage of a file with schema
+    errors): lanes and events that failed validation are ``None`` there and are skipped."""
     found: list[tuple[tuple, str]] = []
     facilities, materials, controls = s.facilities, s.materials, s.controls
 
     for i, lane in enumerate(s.lanes):
+        if lane is None:
+            continue
         sup = facilities.get(lane.supplier)
         buy = facilities.get(lane.buyer)
         if sup is not None and not supplies(sup, lane.material):
@@ -702,13 +707,15 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
         if lane.supplier == lane.buyer:
             found.append((("lanes", i, "buyer"), f"expected a buyer other than the supplier, got {lane.buyer!r}"))
 
-    supplied = {(lane.buyer, lane.material) for lane in s.lanes if not isinstance(facilities.get(lane.supplier), Stockpile)}
+    supplied = {(lane.buyer, lane.material) for lane in s.lanes
+                if lane is not None and not isinstance(facilities.get(lane.supplier), Stockpile)}
+    all_lanes_known = all(lane is not None for lane in s.lanes)  # else a missing lane may be a broken one
     for name, fac in facilities.items():
         ins = _inputs(fac)
         for material in ins:
             if material not in materials:
                 continue
-            if (name, material) not in supplied:
+            if all_lanes_known and (name, material) not in supplied:
                 key = {"plant": "recipe_t_per_t", "sector": "bom_kg_per_unit"}.get(fac.type, "throughput_t_per_year")
                 found.append(((("facilities", name, key, material)), (
                     f"expected a lane from a mine, plant or depot supplying {material!r} to {name!r}, got none")))
@@ -723,6 +730,8 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
     horizon = (s.start, s.end)
     seen_ids: dict[str, int] = {}
     for i, ev in enumerate(s.timeline):
+        if ev is None:
+            continue
         if ev.id is not None:
             if ev.id in seen_ids:
                 found.append((("timeline", i, "id"), f"expected an id no other event has, got {ev.id!r} (also timeline[{seen_ids[ev.id]}])"))

@@ -20,6 +20,10 @@ MALFORMED = DATA / "malformed"
 TINY = DATA / "tiny.yaml"
 
 CASES: list[tuple[str, list[str]]] = [
+    ('49_schema_and_cross_field_at_once.yaml', [
+        '{f}:18: facilities.cn_magnets.utilisation: expected a number <= 1, got 1.8',
+        "{f}:36: lanes[1].supplier: expected a facility that ships 'ndfeb_magnet', got 'cn_mine' (a mine that does not)",
+    ]),
     ('48_yaml_booleans_as_numbers.yaml', [
         '{f}:6: seed: expected a number, got true (a YAML boolean)',
         '{f}:18: facilities.cn_magnets.utilisation: expected a number, got true (a YAML boolean)',
