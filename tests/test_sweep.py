@@ -207,7 +207,7 @@ def test_a_run_that_raises_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypat
     path = write_sweep(tmp_path, GRID)
     import sys
 
-    sw = sys.modules["simulator.sweep"]
+    sw = sys.modules["simulator.sweep.tasks"]
 
     original = sw._scenario_for
 

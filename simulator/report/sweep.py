@@ -1,0 +1,279 @@
+"""The sweep report: charts of metrics over a sweep's parameters, build_sweep_report."""
+
+from __future__ import annotations
+
+import html
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import plots
+from ..plots import MAX_PANELS
+from .data import MAX_FIGURES, REPORT_NAME, ReportError, _chunks, _read_json, _suffix
+from .html import Chart, Section, _page, _table, _write
+
+_SWEEP_KEYS = {"point_id", "replication", "seed", "wall_seconds", "error", "parameters", "metrics"}
+
+
+def _read_runs(folder: Path) -> pd.DataFrame:
+    for name in ("runs.parquet", "runs.csv"):
+        f = folder / name
+        if f.is_file():
+            try:
+                return pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f)
+            except ImportError:
+                raise ReportError(f"{f}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+            except (OSError, ValueError) as exc:
+                raise ReportError(f"{f}: cannot read ({type(exc).__name__}: {exc})") from None
+    raise ReportError(f"{folder}: not a sweep folder (no runs.parquet or runs.csv)")
+
+
+def _ci95(values: np.ndarray) -> tuple[float, float, float, int]:
+    from scipy import stats
+
+    v = values[~np.isnan(values)]
+    n = len(v)
+    if n == 0:
+        return math.nan, math.nan, math.nan, 0
+    mean = float(v.mean())
+    if n == 1:
+        return mean, math.nan, math.nan, 1
+    half = float(stats.t.ppf(0.975, n - 1)) * float(v.std(ddof=1)) / math.sqrt(n)
+    return mean, mean - half, mean + half, n
+
+
+def _point_stats(ok: pd.DataFrame, parameters: list[str], metric: str) -> pd.DataFrame:
+    rows = []
+    for point_id, g in ok.groupby("point_id", sort=True):
+        mean, low, high, n = _ci95(pd.to_numeric(g[metric], errors="coerce").to_numpy(float))
+        rows.append({"point_id": point_id, **{p: g[p].iloc[0] for p in parameters}, "mean": mean, "low": low, "high": high, "n": n})
+    return pd.DataFrame(rows)
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _metric_title(metric: str) -> str:
+    head, _, key = metric.partition(".")
+    words = {"units_lost": "units lost", "share_lost": "share of plan lost", "stopped_days": "days stopped",
+             "first_stop_day": "first stop (days from start)", "lead_time_p50": "median lead time (days)",
+             "lead_time_p90": "p90 lead time (days)", "wait_licence_mean": "mean wait for licence (days)",
+             "exports_t": "exports (t)", "licences_applied": "licences applied", "licences_approved": "licences approved",
+             "licences_denied": "licences denied"}
+    return f"{words.get(head, head)}: {key}" if key else words.get(head, head)
+
+
+def _sweep_one(ok, runs, parameter, metrics, out) -> list[Chart]:
+    charts = []
+    values = runs[parameter]
+    numeric = _is_numeric(values)
+    cats = sorted(values.dropna().unique(), key=str) if not numeric else None
+    for k, chunk in enumerate(_chunks(metrics)):
+        fig, axes = plots.grid_figure(len(chunk), f"Metrics against {parameter} (mean of replications, 95% confidence band)")
+        for ax, metric in zip(axes, chunk):
+            st = _point_stats(ok, [parameter], metric).sort_values(parameter, key=(None if numeric else lambda s: s.astype(str)))
+            x = st[parameter].to_numpy(float) if numeric else np.array([cats.index(v) for v in st[parameter]])
+            rx = ok[parameter].to_numpy(float) if numeric else np.array([cats.index(v) for v in ok[parameter]])
+            ax.scatter(rx, pd.to_numeric(ok[metric], errors="coerce"), s=8, color="#999999", alpha=0.5, label="runs", zorder=1)
+            ax.fill_between(x, st["low"], st["high"], color="#1f77b4", alpha=0.25, linewidth=0, label="95% CI of mean")
+            ax.plot(x, st["mean"], color="#1f77b4", marker="o", markersize=4, linewidth=1.6, label="mean")
+            if not numeric:
+                ax.set_xticks(range(len(cats)), [str(c) for c in cats], fontsize=8)
+            ax.set_xlabel(parameter, fontsize=8)
+            ax.set_title(_metric_title(metric), fontsize=9.5, loc="left")
+            ax.grid(alpha=0.3)
+        axes[0].legend(fontsize=7.5, loc="best")
+        charts.append(Chart(plots.save(fig, out / f"sweep_metrics{_suffix(k)}.png").name, f"Metrics against {parameter}",
+                            "Each panel: the mean of a metric over replications at each value (line), its 95% confidence "
+                            "interval (band, Student t) and the single runs (grey)."))
+    return charts
+
+
+def _sweep_two(ok, parameters, metrics, out) -> list[Chart]:
+    p1, p2 = parameters
+    charts = []
+    for k, chunk in enumerate(_chunks(metrics)):
+        fig, axes = plots.grid_figure(len(chunk), f"Mean of each metric over {p1} × {p2}", panel_height=3.2)
+        for ax, metric in zip(axes, chunk):
+            st = _point_stats(ok, [p1, p2], metric)
+            table = st.pivot_table(index=p2, columns=p1, values="mean", aggfunc="mean")
+            if table.size <= 400 and table.notna().sum().sum() >= 0.8 * len(st):  # a grid
+                im = ax.imshow(table.to_numpy(float), origin="lower", aspect="auto", cmap="viridis")
+                ax.set_xticks(range(table.shape[1]), [f"{v:.3g}" if isinstance(v, float) else str(v) for v in table.columns],
+                              fontsize=7, rotation=45)
+                ax.set_yticks(range(table.shape[0]), [f"{v:.3g}" if isinstance(v, float) else str(v) for v in table.index], fontsize=7)
+                if table.size <= 64:
+                    lo, hi = np.nanmin(table.to_numpy(float)), np.nanmax(table.to_numpy(float))
+                    for (i, j), v in np.ndenumerate(table.to_numpy(float)):
+                        if not math.isnan(v):
+                            light = hi > lo and (v - lo) / (hi - lo) > 0.6  # viridis is light at the top
+                            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8,
+                                    color="black" if light else "white")
+            else:  # scattered design (latin hypercube): points coloured by the mean
+                im = ax.scatter(st[p1], st[p2], c=st["mean"], cmap="viridis", s=30)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+            ax.set_xlabel(p1, fontsize=8)
+            ax.set_ylabel(p2, fontsize=8)
+            ax.set_title(_metric_title(metric), fontsize=9.5, loc="left")
+        charts.append(Chart(plots.save(fig, out / f"sweep_heatmaps{_suffix(k)}.png").name, f"Heatmaps over {p1} and {p2}",
+                            "Each cell: the mean of the metric over the replications of that point."))
+    return charts
+
+
+def _sweep_many(ok, parameters, metrics, out) -> list[Chart]:
+    charts = []
+    for k, metric in enumerate(metrics[:MAX_PANELS]):
+        params = parameters[:MAX_PANELS]
+        fig, axes = plots.grid_figure(len(params), f"{_metric_title(metric)} against each parameter (mean per point)")
+        st = _point_stats(ok, params, metric)
+        for ax, p in zip(axes, params):
+            if _is_numeric(st[p]):
+                ax.scatter(st[p], st["mean"], s=14, color="#1f77b4")
+            else:
+                cats = sorted(st[p].unique(), key=str)
+                ax.scatter([cats.index(v) for v in st[p]], st["mean"], s=14, color="#1f77b4")
+                ax.set_xticks(range(len(cats)), [str(c) for c in cats], fontsize=8)
+            ax.set_xlabel(p, fontsize=8)
+            ax.set_ylabel(_metric_title(metric), fontsize=8)
+            ax.grid(alpha=0.3)
+        charts.append(Chart(plots.save(fig, out / f"sweep_scatter_{k + 1}.png").name, metric))
+    return charts
+
+
+def _sweep_sobol(folder, ok, parameters, metrics, meta, out) -> tuple[list[Chart], list[str]]:
+    notes = []
+    f = folder / "sensitivity.csv"
+    if f.is_file():
+        sens = pd.read_csv(f)
+    else:
+        try:
+            from ..sensitivity import sweep_indices
+            design = meta.get("design", {})
+            sens, skipped = sweep_indices(ok, parameters, metrics, int(meta.get("points", ok["point_id"].max() + 1)),
+                                          design.get("second_order", False), design.get("resamples", 1000),
+                                          design.get("conf_level", 0.95))
+            notes += [f"{m}: skipped ({why})" for m, why in skipped.items()]
+        except ImportError as exc:  # SALib missing
+            return [], [f"No sensitivity.csv and the indices cannot be computed here ({exc})."]
+        except Exception as exc:  # noqa: BLE001 - a partial sweep cannot be analysed
+            return [], [f"No sensitivity.csv and the indices cannot be computed ({type(exc).__name__}: {exc})."]
+    if sens.empty:
+        return [], notes + ["No Sobol' indices (every metric was skipped)."]
+    charts = []
+    mets = list(dict.fromkeys(sens["metric"]))
+    for k, chunk in enumerate(_chunks(mets)):
+        fig, axes = plots.grid_figure(len(chunk), "Sobol' sensitivity indices per metric (first-order S1 and total ST, with intervals)")
+        for ax, metric in zip(axes, chunk):
+            g = sens[sens["metric"] == metric].sort_values("ST", ascending=False)
+            y = np.arange(len(g))
+            for off, col, colour, label in ((-0.2, "S1", "#1f77b4", "first-order S1"), (0.2, "ST", "#d62728", "total ST")):
+                v = g[col].to_numpy(float)
+                err = np.vstack([v - g[f"{col}_low"].to_numpy(float), g[f"{col}_high"].to_numpy(float) - v])
+                ax.barh(y + off, v, height=0.38, color=colour, label=label, xerr=np.clip(err, 0, None),
+                        error_kw={"elinewidth": 0.8, "capsize": 2})
+            ax.set_yticks(y, list(g["parameter"]), fontsize=8)
+            ax.invert_yaxis()
+            ax.axvline(0, color="#333333", linewidth=0.8)
+            ax.set_xlabel("index (share of output variance)", fontsize=8)
+            ax.set_title(_metric_title(metric), fontsize=9.5, loc="left")
+            ax.grid(axis="x", alpha=0.3)
+        axes[0].legend(fontsize=7.5, loc="lower right")
+        charts.append(Chart(plots.save(fig, out / f"sweep_sobol{_suffix(k)}.png").name, "Sobol' indices",
+                            "Bars: indices; whiskers: bootstrap confidence intervals. Parameters ordered by total index."))
+    return charts, notes
+
+
+def _sweep_replications(ok, metrics, out) -> list[Chart]:
+    charts = []
+    for k, chunk in enumerate(_chunks(metrics)):
+        fig, axes = plots.grid_figure(len(chunk), "Distribution of each metric over replications")
+        for ax, metric in zip(axes, chunk):
+            v = pd.to_numeric(ok[metric], errors="coerce").dropna().to_numpy(float)
+            mean, low, high, n = _ci95(v)
+            ax.hist(v, bins=min(30, max(5, n // 3)), color="#1f77b4", alpha=0.7)
+            ax.axvline(mean, color="#111111", linewidth=1.4, label=f"mean {mean:.3g}")
+            if not math.isnan(low):
+                ax.axvspan(low, high, color="#d62728", alpha=0.2, label="95% CI of mean")
+            ax.set_title(_metric_title(metric), fontsize=9.5, loc="left")
+            ax.set_ylabel("runs", fontsize=8)
+            ax.legend(fontsize=7.5)
+        charts.append(Chart(plots.save(fig, out / f"sweep_distributions{_suffix(k)}.png").name, "Metric distributions"))
+    return charts
+
+
+def build_sweep_report(sweep_dir: str | Path) -> Path:
+    """Write ``report.html`` and its PNGs into a sweep's folder (``runs.parquet`` or ``runs.csv``
+    with one row per run, and ``sweep.json`` if present); returns the HTML path."""
+    with plots.style():
+        return _build_sweep_report(sweep_dir)
+
+
+def _build_sweep_report(sweep_dir: str | Path) -> Path:
+    folder = Path(sweep_dir)
+    if not folder.is_dir():
+        raise ReportError(f"{folder}: no such folder")
+    runs = _read_runs(folder)
+    meta = _read_json(folder / "sweep.json") if (folder / "sweep.json").is_file() else {}
+    if "point_id" not in runs:
+        raise ReportError(f"{folder}: the runs table has no point_id column")
+    parameters = [p for p in meta.get("parameters", []) if p in runs]
+    if not meta.get("parameters"):  # infer: columns constant within a point that vary between points
+        candidates = [c for c in runs.columns if c not in _SWEEP_KEYS and "." not in c and not c.startswith("licences_")]
+        parameters = [c for c in candidates if runs.groupby("point_id")[c].nunique().max() <= 1 and runs[c].nunique() > 1]
+    metric_cols = [c for c in runs.columns if c not in _SWEEP_KEYS and c not in parameters and _is_numeric(runs[c])]
+    failed = runs["error"].notna() if "error" in runs else pd.Series(False, index=runs.index)
+    ok = runs[~failed]
+    design = (meta.get("design") or {}).get("type") or ("replications" if not parameters else "grid")
+    notes = []
+    if failed.any():
+        notes.append(f"{int(failed.sum())} of {len(runs)} runs failed and are left out (see the error column of the runs table).")
+    constant = [m for m in metric_cols if pd.to_numeric(ok[m], errors="coerce").nunique() <= 1]
+    metrics = [m for m in metric_cols if m not in constant]
+    if constant:
+        notes.append(f"Constant or undefined in every run, not charted: {', '.join(constant)}.")
+    limit = MAX_PANELS * MAX_FIGURES
+    if len(metrics) > limit:
+        notes.append(f"Charting the first {limit} of {len(metrics)} metrics (all are in the runs table).")
+        metrics = metrics[:limit]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        charts: list[Chart] = []
+        if ok.empty or not metrics:
+            notes.append("No successful runs with varying metrics; no charts.")
+        elif design == "sobol":
+            got, more = _sweep_sobol(folder, ok, parameters, metrics, meta, folder)
+            charts += got
+            notes += more
+        elif len(parameters) == 0:
+            charts += _sweep_replications(ok, metrics, folder)
+        elif len(parameters) == 1:
+            charts += _sweep_one(ok, runs, parameters[0], metrics, folder)
+        elif len(parameters) == 2:
+            charts += _sweep_two(ok, parameters, metrics, folder)
+        else:
+            charts += _sweep_many(ok, parameters, metrics, folder)
+        rows = []
+        for metric in metrics[:MAX_PANELS]:
+            st = _point_stats(ok, parameters, metric)
+            for r in st.head(40).to_dict("records"):
+                rows.append([metric, r["point_id"], *[r[p] for p in parameters], r["n"], f"{r['mean']:.4g}",
+                             f"[{r['low']:.4g}, {r['high']:.4g}]" if not math.isnan(r["low"]) else "–"])
+    table = _table(["metric", "point", *parameters, "runs", "mean", "95% CI"], rows, numeric_from=1) if rows else ""
+    n_points = runs["point_id"].nunique()
+    n_reps = runs.groupby("point_id").size().max() if len(runs) else 0
+    name = meta.get("name", folder.name)
+    sections = [Section(f"{design.replace('_', ' ')} design: {n_points} points × up to {n_reps} replications",
+                        charts=charts, notes=notes),
+                Section("Mean and 95% confidence interval per point", html=table,
+                        notes=["First 40 points of the first 12 metrics; the runs table has everything."] if rows else
+                        ["Nothing to tabulate."])]
+    bits = [f"sweep <b>{html.escape(str(name))}</b>", f"design {html.escape(design)}",
+            f"parameters {html.escape(', '.join(parameters) or 'none')}", f"{len(runs)} runs",
+            f"folder {html.escape(str(folder))}"]
+    if meta.get("scenario_file"):
+        bits.insert(1, f"scenario {html.escape(str(meta['scenario_file']))}")
+    return _write(folder / REPORT_NAME, _page(f"resim sweep report: {name}", " · ".join(bits), sections))

@@ -1,0 +1,106 @@
+"""Summaries per point and metric, and their text tables."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .plan import Plan
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    from scipy import stats
+
+    v = values[~np.isnan(values)]
+    n = len(v)
+    out = {"n": n, "mean": math.nan, "sd": math.nan, "ci95_low": math.nan, "ci95_high": math.nan,
+           "p10": math.nan, "p50": math.nan, "p90": math.nan}
+    if n == 0:
+        return out
+    mean = float(v.mean())
+    out.update(mean=mean, p10=float(np.percentile(v, 10)), p50=float(np.percentile(v, 50)), p90=float(np.percentile(v, 90)))
+    if n > 1:
+        sd = float(v.std(ddof=1))
+        half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+        out.update(sd=sd, ci95_low=mean - half, ci95_high=mean + half)
+    return out
+
+
+def summarise(runs: pd.DataFrame, parameters: Sequence[str] | None = None, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per point and metric: ``n`` (runs where the metric has a value), ``failed`` (runs
+    of the point that raised), mean, sd, 95% CI of the mean (Student t), p10, p50, p90.
+
+    Statistics are over the runs where the metric is defined: ``first_stop_day`` of a line that
+    never stopped is NaN, so ``n`` says in how many runs it stopped."""
+    parameters = list(runs.attrs.get("parameters", []) if parameters is None else parameters)
+    metrics = list(runs.attrs.get("metrics", []) if metrics is None else metrics)
+    rows = []
+    for point_id, g in runs.groupby("point_id", sort=True):
+        failed = int(g["error"].notna().sum()) if "error" in g else 0
+        ok = g[g["error"].isna()] if "error" in g else g
+        head = {"point_id": int(point_id), **{p: g[p].iloc[0] for p in parameters}}
+        for metric in metrics:
+            values = pd.to_numeric(ok[metric], errors="coerce").to_numpy(dtype=float) if metric in ok else np.array([])
+            rows.append({**head, "metric": metric, "failed": failed, **_stats(values)})
+    columns = ["point_id", *parameters, "metric", "n", "failed", "mean", "sd", "ci95_low", "ci95_high", "p10", "p50", "p90"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _num(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    ax = abs(x)
+    if ax != 0 and (ax >= 1e6 or ax < 1e-3):
+        return f"{x:.3g}"
+    return f"{x:,.4g}" if ax < 1000 else f"{x:,.0f}"
+
+
+def format_replications(summary: pd.DataFrame, info: dict, plan: Plan) -> str:
+    lines = [f"{plan.description.get('scenario', plan.name)}: {plan.replications} replications "
+             f"(seed {plan.seed}, child seeds from SeedSequence), {_run_counts(info)}"]
+    table = [("metric", "n", "mean", "sd", "95% CI", "p10", "p50", "p90")]
+    for row in summary.itertuples(index=False):
+        ci = f"[{_num(row.ci95_low)}, {_num(row.ci95_high)}]"
+        table.append((row.metric, str(row.n), _num(row.mean), _num(row.sd), ci, _num(row.p10), _num(row.p50), _num(row.p90)))
+    lines += _columns(table)
+    lines.append("n: replications in which the metric is defined (first_stop_day: in which the line stopped)")
+    return "\n".join(lines)
+
+
+def _run_counts(info: dict) -> str:
+    text = f"{info['ran']} run now"
+    if info["skipped"]:
+        text += f", {info['skipped']} already done"
+    text += f", {info['failed']} failed, {info['seconds']:.1f} s on {info['workers']} worker{'s' if info['workers'] != 1 else ''}"
+    return text
+
+
+def _columns(rows: list[tuple]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for k, r in enumerate(rows):
+        out.append("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if k == 0:
+            out.append("  " + "  ".join("-" * w for w in widths))
+    return out
+
+
+def format_sweep(summary: pd.DataFrame, info: dict, plan: Plan, max_points: int = 24) -> str:
+    lines = [f"sweep {plan.name}: {len(plan.points)} points x {plan.replications} replications = {plan.runs} runs "
+             f"({plan.design['type']} design over {', '.join(plan.parameters) or 'no parameters'}); {_run_counts(info)}"]
+    for metric, g in summary.groupby("metric", sort=False):
+        lines.append(f"\n{metric}: mean [95% CI] per point")
+        shown = g if len(g) <= max_points else g.sort_values("mean", ascending=False, na_position="last").head(max_points // 2)
+        if len(g) > max_points:
+            lines.append(f"  (the {len(shown)} highest of {len(g)} points; all in summary.csv)")
+        rows = [("point", *plan.parameters, "n", "mean", "95% CI")]
+        for d in shown.to_dict("records"):
+            values = [_num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+                      for v in (d[p] for p in plan.parameters)]
+            rows.append((str(d["point_id"]), *values, str(d["n"]), _num(d["mean"]),
+                         f"[{_num(d['ci95_low'])}, {_num(d['ci95_high'])}]"))
+        lines += _columns(rows)
+    return "\n".join(lines)
