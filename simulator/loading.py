@@ -741,15 +741,20 @@ def _kind_of(value: Any) -> str:
     return f"the value {_given(value)}"
 
 
+def read_text_file(path: Path, kind: str, error: type[ScenarioError] = ScenarioError) -> str:
+    """A user's file as text, or one line saying why it cannot be read (``kind``: "scenario")."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error([f"{path}: no such {kind} file"]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise error([f"{path}: cannot read {kind} file: {err}"]) from None
+
+
 def load_scenario(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Scenario:
     """Read and validate a scenario file. ``overrides`` are ``dotted.path=value`` strings."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([f"{path}: no such scenario file"]) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError([f"{path}: cannot read scenario file: {err}"]) from None
+    text = read_text_file(path, "scenario")
     return parse_scenario(text, str(path), overrides, default_name=path.stem, base_dir=path.parent)
 
 

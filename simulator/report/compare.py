@@ -143,6 +143,12 @@ def _backlog_total(run: RunData, _item=None):
     return _backlog(lic, pd.date_range(run.start, run.end, freq="D"))["all"]
 
 
+def _largest(frames: list[pd.DataFrame], key: str) -> list[str]:
+    """The ``key`` values with the most tonnes over all runs, largest first (at most a figure's panels)."""
+    totals = pd.concat([f.groupby(key)["tonnes"].sum() for f in frames])
+    return list(totals.groupby(level=0).sum().sort_values(ascending=False).index.astype(str))[:MAX_PANELS] if len(totals) else []
+
+
 def build_compare_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
     """Side-by-side report of two or more runs (the first is the reference for differences)."""
     with plots.style():
@@ -196,8 +202,7 @@ def _build_compare_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -
             sec.notes.append("No demand facilities; production charts skipped.")
         sections.append(sec)
         sec = Section("Monthly exports")
-        totals = pd.concat([_cross_border(r.tables["flows_monthly"]).groupby("exporter")["tonnes"].sum() for r in runs])
-        exporters = list(totals.groupby(level=0).sum().sort_values(ascending=False).index.astype(str))[:MAX_PANELS] if len(totals) else []
+        exporters = _largest([_cross_border(r.tables["flows_monthly"]) for r in runs], "exporter")
         if exporters:
             fig = _compare_lines(runs, letters, "Monthly cross-border exports by exporting country (tonnes, all materials), run by run",
                                  [(x, f"from {x}") for x in exporters], _exports, "t/month", start, end, timelines, shifts=shifts)
@@ -206,8 +211,7 @@ def _build_compare_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -
             sec.notes.append("No cross-border flows in these runs; chart skipped.")
         sections.append(sec)
         sec = Section("Lead times")
-        totals = pd.concat([r.tables["lead_times"].groupby("destination")["tonnes"].sum() for r in runs])
-        dests = list(totals.groupby(level=0).sum().sort_values(ascending=False).index.astype(str))[:MAX_PANELS] if len(totals) else []
+        dests = _largest([r.tables["lead_times"] for r in runs], "destination")
         if dests:
             fig = _compare_lines(runs, letters, "Median lead time by destination and month of delivery (days), run by run",
                                  [(d, f"to {d}") for d in dests], _lead_median, "days", start, end, timelines, shifts=shifts)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
-from ..loading import ScenarioError, _read_yaml, describe_error
+from ..loading import ScenarioError, _read_yaml, describe_error, read_text_file
 from .errors import SweepError
 
 
@@ -175,12 +175,7 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     """Read and validate a sweep file (not yet its parameters against the scenario)."""
     path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SweepError([f"{path}: no such sweep file"]) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SweepError([f"{path}: cannot read sweep file: {err}"]) from None
+    text = read_text_file(path, "sweep", SweepError)
     if not text.strip():
         raise SweepError([f"{source}:1: sweep: expected a YAML mapping of sweep fields, got an empty file"])
     try:
