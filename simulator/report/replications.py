@@ -57,24 +57,23 @@ def section_replications(run: RunData, out: Path) -> Section:
     timeline = [("", run.events)]
     countries = run.countries()
     demand = _demand_order(run)[:MAX_PANELS]
-    if demand and all("production_daily.csv" not in r.missing for r in reps):
-        tf = plots.time_figure(len(demand), "Production as % of plan across replications (7-day mean)", run.start, run.end, timeline)
+    daily_fans = [  # (table, value per facility and day, title, y label, y limits, file, chart title)
+        ("production_daily", _production_share, "Production as % of plan across replications (7-day mean)",
+         "% of plan", (0, 115), "fan_production.png", "Production fan chart"),
+        ("inventory_daily", _min_cover, "Days of cover of the scarcest input across replications",
+         "days of cover", (0, None), "fan_cover.png", "Cover fan chart"),
+    ]
+    for table, value, title, ylabel, ylim, filename, chart_title in daily_fans:
+        if not demand or any(f"{table}.csv" in r.missing for r in reps):
+            continue
+        tf = plots.time_figure(len(demand), title, run.start, run.end, timeline)
         for ax, name in zip(tf.axes, demand):
-            x, m = _daily_matrix(reps, "production_daily", name, _production_share)
+            x, m = _daily_matrix(reps, table, name, value)
             plots.fan(ax, x, m, country_colour(countries.get(name, "")))
             ax.set_title(f"{name} ({countries.get(name, '?')})", fontsize=10, loc="left")
-            ax.set_ylabel("% of plan")
-            ax.set_ylim(0, 115)
-        sec.charts.append(Chart(plots.save(tf.fig, out / "fan_production.png").name, "Production fan chart"))
-    if demand:
-        tf = plots.time_figure(len(demand), "Days of cover of the scarcest input across replications", run.start, run.end, timeline)
-        for ax, name in zip(tf.axes, demand):
-            x, m = _daily_matrix(reps, "inventory_daily", name, _min_cover)
-            plots.fan(ax, x, m, country_colour(countries.get(name, "")))
-            ax.set_title(f"{name} ({countries.get(name, '?')})", fontsize=10, loc="left")
-            ax.set_ylabel("days of cover")
-            ax.set_ylim(bottom=0)
-        sec.charts.append(Chart(plots.save(tf.fig, out / "fan_cover.png").name, "Cover fan chart"))
+            ax.set_ylabel(ylabel)
+            ax.set_ylim(*ylim)
+        sec.charts.append(Chart(plots.save(tf.fig, out / filename).name, chart_title))
     dests = list(run.tables["lead_times"].groupby("destination")["tonnes"].sum().sort_values(ascending=False).index.astype(str))[:MAX_PANELS]
     if dests:
         tf = plots.time_figure(len(dests), "Median lead time by month of delivery across replications (days)", run.start, run.end, timeline)
