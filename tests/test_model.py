@@ -3,6 +3,7 @@
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -337,3 +338,62 @@ def test_buyer_policy_can_change_on_the_timeline():
     inv = res.inventory
     line = inv[inv["facility"] == "de_line"].set_index("date")["on_hand_t"]
     assert line["2025-01-20"] == pytest.approx(9.0) and line["2025-03-31"] == pytest.approx(49.0)
+
+
+@pytest.mark.parametrize("spec", [
+    {"dist": "fixed", "value": 4.0},
+    {"dist": "uniform", "min": 2, "max": 6},
+    {"dist": "triangular", "min": 1, "mode": 3, "max": 8},
+    {"dist": "normal", "mean": 1.0, "sd": 2.0},      # truncated at 0: its mean is above 1
+    {"dist": "lognormal", "mean": 5.0, "cv": 0.5},
+    {"dist": "gamma", "mean": 5.0, "cv": 0.8},
+    {"dist": "exponential", "mean": 3.0},
+])
+def test_every_distribution_draws_non_negative_values_with_its_stated_mean(spec):
+    from pydantic import TypeAdapter
+
+    from simulator.scenario import Distribution
+
+    dist = TypeAdapter(Distribution).validate_python(spec)
+    draws = dist.draw(np.random.default_rng(7), 200_000)
+    assert draws.min() >= 0
+    assert draws.mean() == pytest.approx(dist.mean(), rel=0.01)
+    if spec["dist"] == "normal":
+        assert dist.mean() > 1.0
+
+
+def test_backorders_are_made_up_at_the_catch_up_rate():
+    # A ban from day 10 to day 20 with refusals cuts supply; the line has 10 days of stock,
+    # backorders, and may make 1.5 x plan a day once magnets come back.
+    ban = {"ban": {"instrument": "ban", "exporter": "CN", "materials": ["mag"], "on_block": "refuse"}}
+    timeline = [{"date": "2025-01-06", "action": "impose", "control": "ban"},
+                {"date": "2025-01-21", "action": "lift", "control": "ban"}]
+    world = one_line_world(controls=ban, timeline=timeline, horizon=120, transit=2, cover_days=10)
+    world["facilities"]["de_line"].update(unmet_demand="backorder", catchup_factor=1.5)
+    world["facilities"]["cn_mine"]["initial_stock_t"] = 1000
+    res = run(scenario(world), seed=1)
+    daily = res.tables["production_daily"]["produced_units"].to_numpy()
+    assert daily.max() == pytest.approx(1500.0)  # never above 1.5 x plan
+    assert (daily < 1000 - 1e-6).any()  # it did stop
+    row = res.shortages.iloc[0]
+    assert row["units_lost"] == 0 and row["units_produced"] == pytest.approx(row["units_planned"])
+
+
+def test_stockpile_release_threshold_can_be_switched_on_mid_run():
+    world = one_line_world(horizon=90, cover_days=10)
+    world["facilities"]["cn_mine"]["capacity_t_per_year"] = 0  # no supply at all
+    world["facilities"]["de_pile"] = {"type": "stockpile", "country": "DE", "stock_t": {"mag": 500}}
+    world["lanes"].append({"supplier": "de_pile", "buyer": "de_line", "material": "mag", "modes": {"truck": {"transit_days": 1}}})
+    world["timeline"] = [{"date": "2025-02-01", "action": "set", "path": "facilities.de_pile.release_below_cover_days", "value": 3}]
+    res = run(scenario(world), seed=1, keep_model=True)
+    row = res.shortages.iloc[0]
+    assert row["first_stop"] == "2025-01-11" and row["recovered"] != ""  # out of stock, then rescued from February
+    assert res.model.facilities["de_pile"].released_t > 0
+
+
+def test_inventory_is_sampled_at_the_given_interval():
+    world = one_line_world(horizon=70)
+    world["inventory_sample_days"] = 7
+    res = run(scenario(world), seed=1)
+    dates = sorted(set(res.inventory["date"].astype(str)))
+    assert dates[:3] == ["2025-01-01", "2025-01-08", "2025-01-15"] and len(dates) == 10
