@@ -10,23 +10,24 @@ Printed:
 * wall-time ratio SupplyNetPy / resim (median of alternating repeats, same process);
 * with random parts OFF (fixed demand, fixed transit): both tools' fill rate and mean lead time, which
   must agree exactly (an independent cross-check of correctness);
-* with random parts ON (random integer daily demand, shared by both tools per seed = common random
-  numbers; random transit times drawn by each tool): means and 95 % confidence intervals over 30 seeds,
+* with random parts ON (random integer daily demand and random transit times, the same streams in
+  both tools per seed = common random numbers): means and 95 % confidence intervals over 30 seeds,
   and the CI of the paired per-seed difference.
 
 How the two tools' semantics are bridged (see benchmarks/README.md):
 * SupplyNetPy's customers take stock straight from the port; resim's sector is a facility with its own
   stock, so it buys from the port through a zero-transit lane with a one-day (s=S=1 day) pass-through
-  policy reviewed before it produces. When the port is short, resim keeps the sector's unmet order in
-  the port's backlog (orders are never lost in resim) while SupplyNetPy's customer leaves; with a fixed
-  daily demand the backlog is exactly one day's demand and is consumed on the day stock returns, so the
-  two coincide; with random demand the backlog can hold a little more than that day's demand (the
-  largest daily demand of the stockout), which is the one semantic difference left.
+  policy reviewed before it produces, and what the port cannot fill at once is lost
+  (``unfilled_orders="lost"``), as SupplyNetPy's customer leaves.
 * SupplyNetPy orders when position <= s; resim's MinMax orders when position < s. Demand is integer,
   so resim's reorder level is set to s + 0.5 units.
-* Random daily demand: resim's sector makes ``units_per_year / 365`` a day, so a small process sets
+* Random daily demand: resim's sector makes ``units_per_year / 365`` a day, so a periodic callback
+  (``simulator.components.repeat``, resim's own primitive for daily activities) sets
   ``units_per_year = 365 * D[t]`` just before each day (the same attribute the timeline's ``set``
-  action changes).
+  action changes). Its events count as resim's.
+* Random transit times: each tool draws them its own way. resim's components take any zero-argument
+  callable; resim itself draws in blocks (``simulator.rng.BlockSampler``, one numpy call per 256
+  draws), so the resim chain does too; SupplyNetPy is given a callable that draws one value a call.
 * Lead time = order placed to goods delivered at the port (SupplyNetPy: the port-maker link's
   ``avg_order_cycle_time`` = wait at supplier + transit; resim: ``t_delivered - t_ordered`` of the
   delivered maker->port shipments). Fill rate = units delivered to the sector / units demanded.
@@ -47,7 +48,8 @@ import warnings
 import numpy as np
 import simpy
 
-from simulator.components import Depot, Lane, Ledger, MinMax, Mine, OrderUpTo, Plant, Sector
+from simulator.components import Depot, Lane, Ledger, MinMax, Mine, OrderUpTo, Plant, Sector, repeat
+from simulator.rng import BlockSampler
 
 DAYS = 3650
 D_MEAN = 4  # units (= tonnes) a day
@@ -66,10 +68,16 @@ def demand_series(seed: int | None) -> list[int]:
     return rng.integers(DEMAND_RANGE[0], DEMAND_RANGE[1] + 1, DAYS + 2).tolist()
 
 
-def transit(rng: np.random.Generator | None, fixed: float, lo_hi: tuple[float, float]):
-    if rng is None:
+def transit(seed: int | None, lane: int, fixed: float, lo_hi: tuple[float, float], block: bool = False):
+    """A lane's transit-time sampler: fixed, or U(lo, hi) from the lane's own stream (the same stream in
+    both tools: common random numbers), drawn one value a call or in blocks of 256 as resim does (the
+    same values in the same order either way)."""
+    if seed is None:
         return lambda: fixed
     lo, hi = lo_hi
+    rng = np.random.default_rng([seed, 2, lane])
+    if block:
+        return BlockSampler(lambda g, n: g.uniform(lo, hi, n), rng)
     return lambda: float(rng.uniform(lo, hi))
 
 
@@ -79,22 +87,21 @@ def transit(rng: np.random.Generator | None, fixed: float, lo_hi: tuple[float, f
 def run_resim(seed: int | None) -> dict:
     """Build the chain from resim components by hand and run it for DAYS days."""
     demand = demand_series(seed)
-    rng = None if seed is None else np.random.default_rng([seed, 2])
     env = simpy.Environment()
     ledger = Ledger()
     holder = {}
 
-    def set_demand():  # created first, so it runs before the sector at every integer time
-        t = 0
-        while True:
-            sector = holder.get("sector")
-            if sector is not None:
-                sector.units_per_year = 365.0 * demand[t]
-            t += 1
-            yield env.timeout(1.0)
+    day = iter(demand)
+
+    def set_demand() -> float:  # created first, so it runs before the sector at every integer time
+        units = next(day)
+        sector = holder.get("sector")
+        if sector is not None:
+            sector.units_per_year = 365.0 * units
+        return 1.0
 
     if seed is not None:
-        env.process(set_demand())
+        repeat(env, set_demand)
     mine = Mine(env, "mine", "AU", "ore", capacity_t_per_year=365 * 30.0, batch_days=1.0, initial_stock_t=500.0,
                 max_stock_t=2000.0, ledger=ledger)
     maker = Plant(env, "maker", "CN", "magnet", {"ore": ORE_PER_MAGNET}, capacity_t_per_year=365 * 20.0,
@@ -107,8 +114,8 @@ def run_resim(seed: int | None) -> dict:
                     policy=MinMax(review_days=1.0, reorder_days=1.0, target_days=1.0),
                     initial_stock_t={"magnet": 0.0}, unfilled_orders="lost", ledger=ledger)
     holder["sector"] = sector
-    Lane(env, mine, maker, "ore", {"rail": transit(rng, MINE_TRANSIT_FIXED, MINE_TRANSIT_RANGE)})
-    Lane(env, maker, port, "magnet", {"sea": transit(rng, PORT_TRANSIT_FIXED, PORT_TRANSIT_RANGE)})
+    Lane(env, mine, maker, "ore", {"rail": transit(seed, 1, MINE_TRANSIT_FIXED, MINE_TRANSIT_RANGE, block=True)})
+    Lane(env, maker, port, "magnet", {"sea": transit(seed, 2, PORT_TRANSIT_FIXED, PORT_TRANSIT_RANGE, block=True)})
     Lane(env, port, sector, "magnet", {"truck": 0.0})
     env.run(until=DAYS)
 
@@ -132,7 +139,6 @@ def run_snp(seed: int | None) -> dict:
     import SupplyNetPy.Components as scm
 
     demand = demand_series(seed)
-    rng = None if seed is None else np.random.default_rng([seed, 3])
     env = simpy.Environment()
     ore = scm.RawMaterial(ID="ore", name="ore", extraction_quantity=30, extraction_time=1, mining_cost=1, cost=1)
     magnet = scm.Product(ID="magnet", name="magnet", manufacturing_cost=1, manufacturing_time=1, sell_price=1,
@@ -147,9 +153,9 @@ def run_snp(seed: int | None) -> dict:
                              policy_param={"s": S_LOW, "S": S_HIGH, "period": 1}, product_sell_price=1,
                              product_buy_price=1, logging=False)
     scm.Link(env=env, ID="l_ore", source=mine, sink=maker, cost=0,
-             lead_time=transit(rng, MINE_TRANSIT_FIXED, MINE_TRANSIT_RANGE))
+             lead_time=transit(seed, 1, MINE_TRANSIT_FIXED, MINE_TRANSIT_RANGE))
     sea = scm.Link(env=env, ID="l_sea", source=maker, sink=port, cost=0,
-                   lead_time=transit(rng, PORT_TRANSIT_FIXED, PORT_TRANSIT_RANGE))
+                   lead_time=transit(seed, 2, PORT_TRANSIT_FIXED, PORT_TRANSIT_RANGE))
     index = [0]
 
     def quantity():

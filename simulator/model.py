@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from bisect import bisect_left
 from collections import defaultdict
 from typing import Any
 
@@ -67,19 +68,29 @@ class Model:
         return BlockSampler(dist.draw, self.streams.generator(*names))
 
     def _working_days(self, sampler) -> callable:
-        """Review durations given in working days, turned into calendar days from today."""
-        env = self.env
-        calendar_days: dict[tuple[int, int], int] = {}  # (day, whole working days) -> calendar days
+        """Review durations given in working days (Monday to Friday), turned into calendar
+        days from today: ``whole`` working days on from the first working day not before
+        today (numpy's ``busday_offset(today, whole, roll="forward")``), less the unused part
+        of the last day. Working days are listed once, as day numbers from the start date, and
+        looked up by bisection."""
+        env, t_start = self.env, self.t_start
+        first_weekday = self.scenario.start.weekday()
+        workdays: list[int] = []  # day numbers (start date = 0) that are working days, ascending
+
+        def extend_to(last_day: int) -> None:
+            day = workdays[-1] + 1 if workdays else -math.ceil(t_start) - 7
+            workdays.extend(d for d in range(day, last_day + 1) if (first_weekday + d) % 7 < 5)
+
+        extend_to(math.ceil(self.scenario.horizon_days) + 400)
 
         def draw() -> float:
             working = sampler()
             whole = math.ceil(working)
-            day = math.floor(env.now - self.t_start)
-            found = calendar_days.get((day, whole))
-            if found is None:
-                today = np.datetime64(self.date_of(env.now))
-                found = calendar_days[(day, whole)] = int((np.busday_offset(today, whole, roll="forward") - today).astype(int))
-            return found - (whole - working)
+            day = math.floor(env.now - t_start)
+            index = bisect_left(workdays, day) + whole
+            while index >= len(workdays):
+                extend_to(workdays[-1] + 2 * whole + 14)
+            return workdays[index] - day - (whole - working)
 
         return draw
 
@@ -281,20 +292,28 @@ class Model:
     # ----------------------------------------------------------------- records
 
     def _inventory_pairs(self) -> list[tuple]:
-        """(stock dict, material, facility code, material code) for every stock to sample."""
+        """(stock dict, material, facility code, material code, facility) for every stock to
+        sample, in the order of the snapshot rows; also the row template those rows fill."""
         table = self.ledger.records.inventory
-        return [
+        pairs = [
             (fac.stock, material, table.code("facility", name), table.code("material", material), fac)
             for name, fac in self.facilities.items() for material in fac.stock
         ]
+        # One snapshot is a block of rows (t, facility, material, on_hand_t, days_of_cover):
+        # the code columns never change, so each snapshot fills the other three and appends
+        # the block's bytes in one call.
+        self._snapshot = np.zeros((len(pairs), table.width))
+        self._snapshot[:, 1] = [p[2] for p in pairs]
+        self._snapshot[:, 2] = [p[3] for p in pairs]
+        return pairs
 
     def _refresh_rates(self) -> None:
-        """Daily use (inputs) or planned output (outputs) per sampled stock, for days of cover.
-        Rates change only on timeline events, so they are computed then, not every day."""
-        self._rates = [
-            fac.daily_use_t(material) or fac.planned_output_t_per_day(material)
-            for _stock, material, _f, _m, fac in self._pairs
-        ]
+        """Daily use (inputs) or planned output (outputs) per sampled stock, for days of cover
+        (NaN where there is none, so cover comes out NaN). Rates change only on timeline events,
+        so they are computed then, not every day."""
+        rates = [fac.daily_use_t(material) or fac.planned_output_t_per_day(material)
+                 for _stock, material, _f, _m, fac in self._pairs]
+        self._rates = np.array([r if r > 0 else math.nan for r in rates], dtype=float)
 
     def _sample_inventory(self) -> float:
         """Append one snapshot of every stock (none at time zero, which precedes the start date
@@ -302,12 +321,13 @@ class Model:
         if not self._sampling:
             self._sampling = True
             return self.t_start
-        now, nan = self.env.now, math.nan
-        rows = []
-        for (stock, material, f_code, m_code, _fac), rate in zip(self._pairs, self._rates):
-            on_hand = stock[material]
-            rows += (now, f_code, m_code, on_hand, on_hand / rate if rate > 0 else nan)
-        self.ledger.records.inventory.data.extend(rows)
+        rows = self._snapshot
+        if len(rows):
+            rows[:, 0] = self.env.now
+            on_hand = rows[:, 3]
+            on_hand[:] = [stock[material] for stock, material, _f, _m, _fac in self._pairs]
+            np.divide(on_hand, self._rates, out=rows[:, 4])
+            self.ledger.records.inventory.data.frombytes(rows.tobytes())
         return self.scenario.inventory_sample_days
 
     # ----------------------------------------------------------------- running

@@ -7,6 +7,7 @@ with Python objects per event. Tables convert to pandas DataFrames at the end of
 
 from __future__ import annotations
 
+import struct
 from array import array
 from collections.abc import Sequence
 
@@ -17,8 +18,10 @@ class Table:
     """Rows of one kind of record, stored row after row in a single ``array('d')``.
 
     ``kinds`` maps column name to ``"f"`` (float), ``"i"`` (integer, exact below 2**53) or
-    ``"c"`` (category: a name stored as a small integer code). One C-level ``extend`` per row
-    keeps appending cheap; 8 bytes per value keeps memory proportional to the records.
+    ``"c"`` (category: a name stored as a small integer code). A row is packed to bytes by a
+    ``struct`` and appended with ``frombytes`` (two C calls, about a third of the cost of
+    ``array.extend`` on a tuple); hot paths call ``data.frombytes(pack(...))`` themselves.
+    8 bytes per value keeps memory proportional to the records.
     """
 
     def __init__(self, kinds: dict[str, str]):
@@ -27,7 +30,7 @@ class Table:
         self.data = array("d")
         self.categories: dict[str, list[str]] = {n: [] for n, k in kinds.items() if k == "c"}
         self._codes: dict[str, dict[str, int]] = {n: {} for n in self.categories}
-        self._extend = self.data.extend
+        self.pack = struct.Struct(f"={self.width}d").pack  # native byte order, as the array holds it
 
     def code(self, column: str, name: str) -> int:
         """The integer that stands for ``name`` in a category column (added if new)."""
@@ -40,7 +43,7 @@ class Table:
 
     def append(self, *values) -> None:
         """Append one row, values in column order; category values already as codes."""
-        self._extend(values)
+        self.data.frombytes(self.pack(*values))
 
     def __len__(self) -> int:
         return len(self.data) // self.width

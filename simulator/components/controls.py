@@ -86,18 +86,24 @@ class LicensingControl(ExportControl):
         super().__init__(env, name, exporter, materials, **scope)
         self.office = office
         office.on_decision = self.record
+        self._lane_codes: dict = {}  # lane -> its category codes in the licences table
+        self._decision_codes: dict[str, int] = {}
 
     def record(self, app: Application, decision: str | None = None) -> None:
         """Append the application to the licences table of its shipment's ledger."""
         shipment = app.payload
         lane = shipment.order.lane
         table = lane.ledger.records.licences
-        table.append(
-            table.code("control", self.name), table.code("exporter", lane.exporter),
-            table.code("destination", lane.destination), table.code("material", lane.material),
-            shipment.tonnes, app.t_applied, app.t_review_start, app.t_decided,
-            table.code("decision", decision or app.state),
-        )
+        codes = self._lane_codes.get(lane)
+        if codes is None:  # codes are given on first use, as table.code would
+            codes = self._lane_codes[lane] = (
+                table.code("control", self.name), table.code("exporter", lane.exporter),
+                table.code("destination", lane.destination), table.code("material", lane.material))
+        decision = decision or app.state
+        decision_code = self._decision_codes.get(decision)
+        if decision_code is None:
+            decision_code = self._decision_codes[decision] = table.code("decision", decision)
+        table.data.frombytes(table.pack(*codes, shipment.tonnes, app.t_applied, app.t_review_start, app.t_decided, decision_code))
 
     def record_pending(self) -> None:
         """At the end of a run: record applications still queued or under review."""

@@ -72,8 +72,17 @@ class Facility:
         """Queue an order (FCFS) and fill what stock allows now. A buyer whose unfilled orders
         are lost takes what there is: the rest is cancelled at once."""
         order.remaining_t = order.tonnes
-        self.backlog.setdefault(order.lane.material, deque()).append(order)
-        self.serve(order.lane.material)
+        material = order.lane.material
+        queue = self.backlog.get(material)
+        if queue is None:
+            queue = self.backlog[material] = deque()
+        queue.append(order)
+        if material not in self._serving:  # else the loop further up the stack serves it
+            self._serving.add(material)
+            try:
+                self._fill(queue, material)
+            finally:
+                self._serving.discard(material)
         if order.remaining_t > EPS_T:
             line = order.lane.buyer.inputs[order.lane.material]
             if line.unfilled_orders == "lost":
@@ -97,17 +106,23 @@ class Facility:
     def _fill(self, queue: deque, material: str) -> None:
         stock = self.stock
         now = self.env.now
-        while queue and stock.get(material, 0.0) > EPS_T:
+        open_shipment = self.ledger.open_shipment
+        while queue:
+            on_hand = stock.get(material, 0.0)
+            if on_hand <= EPS_T:
+                break
             order = queue[0]
-            qty = min(stock[material], order.remaining_t)
-            stock[material] -= qty
-            order.remaining_t -= qty
-            if order.remaining_t <= EPS_T:
+            remaining = order.remaining_t
+            qty = on_hand if on_hand < remaining else remaining
+            stock[material] = on_hand - qty
+            remaining -= qty
+            if remaining <= EPS_T:
                 queue.popleft()
-                if order.remaining_t > 0.0:  # round-off: the buyer stops expecting it
-                    order.lane.buyer.inputs[material].cancel_expected(order.remaining_t)
-                order.remaining_t = 0.0
-            order.lane.send(self.ledger.open_shipment(order, qty, now))
+                if remaining > 0.0:  # round-off: the buyer stops expecting it
+                    order.lane.buyer.inputs[material].cancel_expected(remaining)
+                remaining = 0.0
+            order.remaining_t = remaining
+            order.lane.send(open_shipment(order, qty, now))
 
     def cancel_order(self, order: Order) -> float:
         """Withdraw what is still unfilled of a queued order; returns those tonnes."""
@@ -135,7 +150,7 @@ class Facility:
         """Goods delivered through ``lane``."""
         material = lane.material
         self.stock[material] = self.stock.get(material, 0.0) + tonnes
-        self.inputs[material].delivered(tonnes)
+        self.inputs[material].on_order_t -= tonnes  # as InputLine.delivered
         if self.backlog.get(material):
             self.serve(material)
 
@@ -205,9 +220,12 @@ class InputLine:
         return self.policy.review_days
 
     def review(self) -> None:
+        """Order what the policy asks for, given the inventory position and planned use."""
         if self.cancel_backlog_after_days is not None:
             self.cancel_stale_orders()
-        qty = self.policy.quantity(self.position_t(), self.use_t_per_day)
+        facility, material = self.facility, self.material
+        position_t = facility.stock.get(material, 0.0) + self.on_order_t  # as position_t()
+        qty = self.policy.quantity(position_t, facility.daily_use_t(material))
         if qty > EPS_T:
             self.order(qty)
 
@@ -254,13 +272,16 @@ class InputLine:
     def order(self, tonnes: float, lanes: list[Lane] | None = None) -> None:
         ledger, now = self.facility.ledger, self.facility.env.now
         expedite = self.expedite_below_cover_days is not None and self.cover_days() < self.expedite_below_cover_days
-        t_first, lost_stock, lost_licence = self._first_ordered(tonnes, now)
+        if self.unfilled_since:
+            t_first, lost_stock, lost_licence = self._first_ordered(tonnes, now)
+        else:
+            t_first, lost_stock, lost_licence = now, 0.0, 0.0
         track = self.cancel_backlog_after_days is not None
         for lane, share in self.choose_lanes(lanes):
             qty = tonnes * share
             self.on_order_t += qty
             order = Order(ledger.new_order_id(), lane, qty, now, lane.fastest_mode if expedite else lane.default_mode,
-                          t_first=t_first, lost_stock_days=lost_stock, lost_licence_days=lost_licence)
+                          0.0, t_first, lost_stock, lost_licence)
             if track:
                 self.open_orders.append(order)
             lane.supplier.receive_order(order)

@@ -22,25 +22,28 @@ __all__ = ["Order", "Shipment", "Ledger", "EPS_T"]
 EPS_T = 1e-9
 
 
-@dataclass(slots=True, eq=False)
 class Order:
-    """A buyer's request to one supplier (through one lane) for ``tonnes`` of its material."""
+    """A buyer's request to one supplier (through one lane) for ``tonnes`` of its material.
 
-    id: int
-    lane: "Lane"
-    tonnes: float
-    t_ordered: float
-    mode: str
-    remaining_t: float = 0.0  # not yet filled from the supplier's stock
-    # A re-order of tonnes that an earlier order failed to bring (denied, refused, withdrawn)
-    # keeps the first order's time and how the time since was lost, for lead times.
-    t_first: float = float("nan")
-    lost_stock_days: float = 0.0
-    lost_licence_days: float = 0.0
+    A re-order of tonnes that an earlier order failed to bring (denied, refused, withdrawn)
+    keeps the first order's time ``t_first`` (default: ``t_ordered``) and how the time since
+    was lost, for lead times. ``remaining_t`` is what is not yet filled from the supplier's
+    stock. (A plain class with slots: one is made per order, so its construction is kept cheap.)
+    """
 
-    def __post_init__(self):
-        if self.t_first != self.t_first:  # NaN: a first order
-            self.t_first = self.t_ordered
+    __slots__ = ("id", "lane", "tonnes", "t_ordered", "mode", "remaining_t", "t_first", "lost_stock_days",
+                 "lost_licence_days")
+
+    def __init__(self, id: int, lane: "Lane", tonnes: float, t_ordered: float, mode: str, remaining_t: float = 0.0,
+                 t_first: float | None = None, lost_stock_days: float = 0.0, lost_licence_days: float = 0.0):
+        self.id, self.lane, self.tonnes, self.t_ordered, self.mode = id, lane, tonnes, t_ordered, mode
+        self.remaining_t = remaining_t
+        self.t_first = t_ordered if t_first is None or t_first != t_first else t_first
+        self.lost_stock_days, self.lost_licence_days = lost_stock_days, lost_licence_days
+
+    def __repr__(self) -> str:
+        return (f"Order(id={self.id}, lane={self.lane!r}, tonnes={self.tonnes!r}, t_ordered={self.t_ordered!r}, "
+                f"mode={self.mode!r}, remaining_t={self.remaining_t!r}, t_first={self.t_first!r})")
 
 
 @dataclass(slots=True, eq=False)
@@ -72,6 +75,8 @@ class Ledger:
     live: dict = field(default_factory=dict)  # shipment id -> Shipment not yet delivered/returned
     _next_order: int = 0
     _next_shipment: int = 0
+    _mode_codes: dict = field(default_factory=dict)  # shipments table category codes, cached
+    _outcome_codes: dict = field(default_factory=dict)
 
     def new_order_id(self) -> int:
         self._next_order += 1
@@ -95,13 +100,20 @@ class Ledger:
         table = self.records.shipments
         order = s.order
         lane = order.lane
+        mode = order.mode
+        mode_code = self._mode_codes.get(mode)
+        if mode_code is None:  # codes are given on first use, as table.code would
+            mode_code = self._mode_codes[mode] = table.code("mode", mode)
+        outcome_code = self._outcome_codes.get(outcome)
+        if outcome_code is None:
+            outcome_code = self._outcome_codes[outcome] = table.code("outcome", outcome)
         material, supplier, buyer, exporter, destination = lane.record_codes
-        table.append(
+        table.data.frombytes(table.pack(
             s.id, order.id, material, supplier, buyer, exporter, destination,
-            table.code("mode", order.mode), s.tonnes, order.t_first, order.lost_stock_days, order.lost_licence_days,
+            mode_code, s.tonnes, order.t_first, order.lost_stock_days, order.lost_licence_days,
             order.t_ordered, s.t_filled, s.t_cleared,
-            s.t_delivered, table.code("outcome", outcome), s.tonnes * lane.modes[order.mode].cost_per_t,
-        )
+            s.t_delivered, outcome_code, s.tonnes * lane.modes[mode].cost_per_t,
+        ))
 
     def in_flight_t(self) -> tuple[dict, dict]:
         """Tonnes per material held at exporters and in transit, from the live shipments."""

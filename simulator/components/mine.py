@@ -47,15 +47,19 @@ class Mine(Facility):
     def produce(self) -> float:
         """Add the batch that ended now (nothing at the start); returns the days to the next."""
         if self._started:
-            material = self.material
+            material, stock = self.material, self.stock
             qty = self.capacity_t_per_year * self.utilisation / 365.0 * self.batch_days
             if self.variability is not None:
-                qty *= max(0.0, self.variability())
+                multiplier = self.variability()
+                qty *= multiplier if multiplier > 0.0 else 0.0
             if self.max_stock_t is not None:
-                qty = min(qty, max(0.0, self.max_stock_t - self.stock[material]))
+                room = self.max_stock_t - stock[material]
+                room = room if room > 0.0 else 0.0
+                qty = room if room < qty else qty
             if qty > 0.0:
-                self.stock[material] += qty
+                stock[material] += qty
                 self.ledger.produced_t[material] += qty
-                self.serve(material)
+                if self.backlog.get(material):
+                    self.serve(material)
         self._started = True
         return self.batch_days

@@ -45,8 +45,18 @@ class Sector(Facility):
         self.backlog_units = 0.0
         self._make_inputs(self.bom_kg_per_unit, policy, policies, initial_stock_t, **buying)
         self._code = self.ledger.records.production.code("facility", name)
-        self._append = self.ledger.records.production.append
+        table = self.ledger.records.production
+        self._write, self._pack = table.data.frombytes, table.pack  # one row: (facility, t, planned, made)
         repeat(env, self.produce)
+
+    @property
+    def units_per_year(self) -> float:
+        return self._units_per_year
+
+    @units_per_year.setter
+    def units_per_year(self, units: float) -> None:
+        self._units_per_year = units
+        self._plan_units_per_day = units / 365.0
 
     @property
     def bom_kg_per_unit(self) -> dict[str, float]:
@@ -58,16 +68,15 @@ class Sector(Facility):
         self._needs_t = [(material, kg / 1000.0) for material, kg in self._bom.items()]  # t per unit
 
     def daily_use_t(self, material: str) -> float:
-        return self.units_per_year / 365.0 * self._bom.get(material, 0.0) / 1000.0
+        return self._units_per_year / 365.0 * self._bom.get(material, 0.0) / 1000.0
 
     def produce(self) -> float:
         """Make one day's units from the inputs at hand; returns the days until the next."""
         stock, consumed = self.stock, self.ledger.consumed_t
-        plan = self.units_per_year / 365.0
-        goal = plan
-        if self.unmet_demand == "backorder" and self.backlog_units > 0:
-            goal += min(self.backlog_units, (self.catchup_factor - 1.0) * plan)
-        made = goal
+        plan = made = self._plan_units_per_day
+        backorder = self.unmet_demand == "backorder"
+        if backorder and self.backlog_units > 0:
+            made += min(self.backlog_units, (self.catchup_factor - 1.0) * plan)
         needs = self._needs_t
         for material, need in needs:
             if stock[material] < made * need:
@@ -78,7 +87,7 @@ class Sector(Facility):
             used = made * need
             stock[material] -= used
             consumed[material] += used
-        if self.unmet_demand == "backorder":
+        if backorder:
             self.backlog_units = max(0.0, self.backlog_units + plan - made)
-        self._append(self._code, self.env.now, plan, made)
+        self._write(self._pack(self._code, self.env.now, plan, made))
         return 1.0
