@@ -68,6 +68,39 @@ def store_loop(n_pairs: int = 50, until: float = 10_000.0) -> tuple[int, float]:
     return next(env._eid), time.perf_counter() - t0  # noqa: SLF001
 
 
+def callback_loop(work: bool, n_timers: int = 100, until: float = 10_000.0) -> tuple[int, float]:
+    """``n_timers`` periodic activities on resim's own timer (``simulator.components.repeat``), each
+    firing every day: doing nothing (``work=False``) or the least a model event can do (``work=True``:
+    take one tonne from a stock and append one 4-value record row, as a sector's day does). The
+    ceiling of kernel efficiency for a model whose events do anything at all."""
+    from array import array
+    import struct
+
+    from simulator.components import repeat
+
+    env = simpy.Environment()
+    stock = {"magnet": 1e12}
+    rows = array("d")
+    write, pack = rows.frombytes, struct.Struct("=4d").pack
+
+    def make(code: float):
+        if not work:
+            return lambda: 1.0
+
+        def tick() -> float:
+            stock["magnet"] -= 1.0
+            write(pack(code, env.now, 1.0, 1.0))
+            return 1.0
+        return tick
+
+    for i in range(n_timers):
+        repeat(env, make(float(i)))
+    gc.collect()
+    t0 = time.perf_counter()
+    env.run(until=until)
+    return next(env._eid), time.perf_counter() - t0  # noqa: SLF001
+
+
 def kernel_rate(repeats: int = 5) -> float:
     """Median events per second of :func:`kernel_loop`."""
     return statistics.median(e / s for e, s in (kernel_loop() for _ in range(repeats)))

@@ -4,6 +4,8 @@ In one process, alternating, with the median of several repeats:
 
 * the bare kernel: 100 processes looping on ``timeout(1)`` (events/s), and for reference a plain
   ``Store`` put/get loop;
+* the ceiling for model events: 100 of resim's periodic timers (``components.repeat``) doing nothing,
+  and doing the least a model event does (one stock update and one record row);
 * a run of licensing_2025: ``Model(scenario, seed)`` built, then ``env.run`` (engine time), and the
   whole ``runner.run`` (build + simulate + mass balance + result tables).
 
@@ -23,7 +25,7 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import facility_days, kernel_loop, load, scenario_path, store_loop
+from _common import callback_loop, facility_days, kernel_loop, load, scenario_path, store_loop
 
 
 def main() -> None:
@@ -38,12 +40,16 @@ def main() -> None:
 
     path = args.scenario or scenario_path()
     scenario = load(path)
-    kernel, store, build, engine, full, events = [], [], [], [], [], []
+    kernel, store, idle, minimal, build, engine, full, events = [], [], [], [], [], [], [], []
     for _ in range(args.repeats):
         e, s = kernel_loop()
         kernel.append(e / s)
         e, s = store_loop()
         store.append(e / s)
+        e, s = callback_loop(work=False)
+        idle.append(e / s)
+        e, s = callback_loop(work=True)
+        minimal.append(e / s)
         gc.collect()
         t0 = time.perf_counter()
         model = Model(scenario, args.seed)
@@ -66,6 +72,8 @@ def main() -> None:
     print(f"scenario {scenario.name} ({path.name}): {len(scenario.facilities)} facilities, {len(scenario.lanes)} lanes, "
           f"{scenario.warmup_days} + {scenario.horizon_days} days, seed {args.seed}; median of {args.repeats}")
     print(f"bare SimPy kernel (100 processes on timeout): {k / 1e6:.3f} M events/s;  Store put/get: {st / 1e6:.3f} M events/s")
+    print(f"ceiling, resim timers (efficiency of events that do): nothing {statistics.median(idle) / k:.2f}; "
+          f"one stock update + one record row {statistics.median(minimal) / k:.2f}")
     print(f"events scheduled by the run: {ev}  ({ev / fd:.3f} per simulated facility-day, {fd:.0f} facility-days)")
     print(f"{'':34s} {'wall s':>8s} {'M ev/s':>8s} {'efficiency':>11s} {'wall/(ev/kernel)':>17s}")
     for label, times in (("engine only (env.run)", engine), ("build + env.run", [a + b for a, b in zip(build, engine)]),
@@ -77,6 +85,10 @@ def main() -> None:
     w = statistics.median(engine)
     print(f"targets: efficiency >= 0.6: {'MET' if ev / w / k >= 0.6 else 'NOT MET'} ({ev / w / k:.3f});  "
           f"wall <= 2 x (events / kernel rate): {'MET' if w / (ev / k) <= 2 else 'NOT MET'} ({w / (ev / k):.2f}x, engine only)")
+    per_event_us = (w - ev / statistics.median(idle)) / ev * 1e6
+    budget_us = (1 / 0.6 - k / statistics.median(idle)) / k * 1e6
+    print(f"model work per event beyond resim's bare timer: {per_event_us:.2f} us; efficiency 0.6 would allow "
+          f"{budget_us:.2f} us")
 
 
 if __name__ == "__main__":

@@ -16,15 +16,15 @@ Printed:
 
 How the two tools' semantics are bridged (see benchmarks/README.md):
 * SupplyNetPy's customers take stock straight from the port; resim's sector is a facility with its own
-  stock, so it buys from the port through a zero-transit lane with a one-day (s=S=1 day) pass-through
-  policy reviewed before it produces, and what the port cannot fill at once is lost
-  (``unfilled_orders="lost"``), as SupplyNetPy's customer leaves.
+  stock, so it buys from the port through a zero-transit lane with resim's just-in-time policy (just
+  before each day's production it orders what the day needs), and what the port cannot fill at once
+  is lost (``unfilled_orders="lost"``), as SupplyNetPy's customer leaves.
 * SupplyNetPy orders when position <= s; resim's MinMax orders when position < s. Demand is integer,
   so resim's reorder level is set to s + 0.5 units.
-* Random daily demand: resim's sector makes ``units_per_year / 365`` a day, so a periodic callback
-  (``simulator.components.repeat``, resim's own primitive for daily activities) sets
-  ``units_per_year = 365 * D[t]`` just before each day (the same attribute the timeline's ``set``
-  action changes). Its events count as resim's.
+* Random daily demand: resim's sector makes ``units_per_year / 365`` a day times its
+  ``demand_variability()`` multiplier (a scenario's ``demand_variability`` distribution, drawn in
+  blocks); here the multiplier is ``D[t] / 4`` from the series both tools share, with a mean plan of 4
+  a day (exact in binary, so each day's plan is exactly ``D[t]``).
 * Random transit times: each tool draws them its own way. resim's components take any zero-argument
   callable; resim itself draws in blocks (``simulator.rng.BlockSampler``, one numpy call per 256
   draws), so the resim chain does too; SupplyNetPy is given a callable that draws one value a call.
@@ -48,7 +48,7 @@ import warnings
 import numpy as np
 import simpy
 
-from simulator.components import Depot, Lane, Ledger, MinMax, Mine, OrderUpTo, Plant, Sector, repeat
+from simulator.components import Depot, JustInTime, Lane, Ledger, MinMax, Mine, OrderUpTo, Plant, Sector
 from simulator.rng import BlockSampler
 
 DAYS = 3650
@@ -89,19 +89,8 @@ def run_resim(seed: int | None) -> dict:
     demand = demand_series(seed)
     env = simpy.Environment()
     ledger = Ledger()
-    holder = {}
-
     day = iter(demand)
-
-    def set_demand() -> float:  # created first, so it runs before the sector at every integer time
-        units = next(day)
-        sector = holder.get("sector")
-        if sector is not None:
-            sector.units_per_year = 365.0 * units
-        return 1.0
-
-    if seed is not None:
-        repeat(env, set_demand)
+    multiplier = None if seed is None else (lambda: next(day) / D_MEAN)
     mine = Mine(env, "mine", "AU", "ore", capacity_t_per_year=365 * 30.0, batch_days=1.0, initial_stock_t=500.0,
                 max_stock_t=2000.0, ledger=ledger)
     maker = Plant(env, "maker", "CN", "magnet", {"ore": ORE_PER_MAGNET}, capacity_t_per_year=365 * 20.0,
@@ -110,10 +99,9 @@ def run_resim(seed: int | None) -> dict:
     port = Depot(env, "port", "DE", {"magnet": 365.0 * D_MEAN},
                  policy=MinMax(review_days=1.0, reorder_days=(S_LOW + 0.5) / D_MEAN, target_days=S_HIGH / D_MEAN),
                  initial_stock_t={"magnet": float(I0)}, ledger=ledger)
-    sector = Sector(env, "auto", "DE", 365.0 * demand[0], {"magnet": 1000.0}, unmet_demand="lost",
-                    policy=MinMax(review_days=1.0, reorder_days=1.0, target_days=1.0),
-                    initial_stock_t={"magnet": 0.0}, unfilled_orders="lost", ledger=ledger)
-    holder["sector"] = sector
+    sector = Sector(env, "auto", "DE", 365.0 * D_MEAN, {"magnet": 1000.0}, unmet_demand="lost",
+                    demand_variability=multiplier, policy=JustInTime(), initial_stock_t={"magnet": 0.0},
+                    unfilled_orders="lost", ledger=ledger)
     Lane(env, mine, maker, "ore", {"rail": transit(seed, 1, MINE_TRANSIT_FIXED, MINE_TRANSIT_RANGE, block=True)})
     Lane(env, maker, port, "magnet", {"sea": transit(seed, 2, PORT_TRANSIT_FIXED, PORT_TRANSIT_RANGE, block=True)})
     Lane(env, port, sector, "magnet", {"truck": 0.0})

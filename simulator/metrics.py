@@ -33,8 +33,12 @@ class RunInfo:
         """Simulation times -> ISO dates (strings; empty where time is missing)."""
         t = np.asarray(t, dtype=float)
         days = np.floor(t - self.t_start)
-        base = np.datetime64(self.start)
-        out = np.where(np.isnan(days), "", (base + np.nan_to_num(days).astype("int64").astype("timedelta64[D]")).astype(str))
+        known = ~np.isnan(days)
+        # Format each distinct day once (a run spans hundreds of days but has thousands of rows).
+        unique, inverse = np.unique(days[known].astype("int64"), return_inverse=True)
+        labels = (np.datetime64(self.start) + unique.astype("timedelta64[D]")).astype(str)
+        out = np.full(len(days), "", dtype=labels.dtype if len(labels) else str)
+        out[known] = labels[inverse]
         return pd.Series(out)
 
     def date_categories(self, t) -> pd.Categorical:
@@ -179,8 +183,8 @@ def lead_times(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     return out
 
 
-def _describe(values: pd.Series) -> dict:
-    v = values.to_numpy(dtype=float)
+def _describe(values: pd.Series | np.ndarray) -> dict:
+    v = np.asarray(values, dtype=float)
     if len(v) == 0:
         return {"mean": math.nan, "p50": math.nan, "p90": math.nan, "p99": math.nan}
     p50, p90, p99 = np.percentile(v, [50, 90, 99])
@@ -200,16 +204,29 @@ def lead_time_stats(lt: pd.DataFrame) -> pd.DataFrame:
         "lane": lt["supplier"] + ">" + lt["buyer"] + ":" + lt["material"],
         "month": lt["delivered"].str.slice(0, 7),
     }
+    values = {c: lt[c].to_numpy(dtype=float) for c in ("tonnes", "lead_time_days", "wait_stock_days", "wait_licence_days", "transit_days")}
     rows = []
     for by, key in keys.items():
-        for group, g in lt.groupby(key, sort=True):
-            rows.append({"by": by, "group": group, "shipments": len(g), "tonnes": float(g["tonnes"].sum()),
-                         **_describe(g["lead_time_days"]),
-                         "wait_stock_days": float(g["wait_stock_days"].mean()),
-                         "wait_licence_days": float(g["wait_licence_days"].mean()),
-                         "transit_days": float(g["transit_days"].mean())})
+        # Groups by sorting once (a stable sort keeps each group's rows in table order, so sums and
+        # means are those of the rows in order) instead of a pandas groupby loop, which costs a
+        # DataFrame per group: this table has a group per lane and per month.
+        codes, groups = pd.factorize(key, sort=True)  # missing keys get -1 and no group
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(groups) + 1))
+        for i, group in enumerate(groups):
+            rows_of_group = order[bounds[i]:bounds[i + 1]]
+            rows.append({"by": by, "group": group, "shipments": len(rows_of_group),
+                         "tonnes": float(values["tonnes"][rows_of_group].sum()),
+                         **_describe(values["lead_time_days"][rows_of_group]),
+                         **{c: _mean(values[c][rows_of_group]) for c in ("wait_stock_days", "wait_licence_days", "transit_days")}})
     return pd.DataFrame(rows, columns=["by", "group", "shipments", "tonnes", "mean", "p50", "p90", "p99",
                                        "wait_stock_days", "wait_licence_days", "transit_days"])
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean skipping NaN (as pandas does), NaN if there is nothing to average."""
+    kept = values[~np.isnan(values)]
+    return float(kept.sum() / len(kept)) if len(kept) else math.nan
 
 
 def flows_monthly(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:

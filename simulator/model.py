@@ -123,7 +123,8 @@ class Model:
                            spec.batch_days, spec.output_stock_days, ledger=ledger, **self._buyer_args(spec))
         if isinstance(spec, sp.Sector):
             return c.Sector(env, name, spec.country, spec.units_per_year, spec.bom_kg_per_unit, spec.sector,
-                            spec.unmet_demand, spec.catchup_factor, ledger=ledger, **self._buyer_args(spec))
+                            spec.unmet_demand, spec.catchup_factor, self.sampler(spec.demand_variability, name, "demand"),
+                            ledger=ledger, **self._buyer_args(spec))
         if isinstance(spec, sp.Depot):
             return c.Depot(env, name, spec.country, spec.throughput_t_per_year, ledger=ledger, **self._buyer_args(spec))
         if isinstance(spec, sp.Stockpile):
@@ -273,7 +274,7 @@ class Model:
         spec = self.specs[name] = sp.apply_change(self.specs[name], {field: value})
         facility = self.facilities[name]
         new = getattr(spec, field)
-        if field in ("variability", "processing_days"):
+        if field in ("variability", "processing_days", "demand_variability"):
             new = self.sampler(new, name, field, f"{self.env.now:g}")
         if field == "release_below_cover_days":
             facility.set_release_below(new)

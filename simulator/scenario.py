@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -322,7 +323,14 @@ class FixedQuantity(Spec):
     quantity_days: Positive
 
 
-Policy = Annotated[Union[OrderUpTo, MinMax, FixedQuantity], Field(discriminator="type")]
+class JustInTime(Spec):
+    """No review: just before each day's production, order what the day needs beyond stock on hand
+    and on order (sectors only; e.g. buying from a nearby distributor through a short lane)."""
+
+    type: Literal["just_in_time"]
+
+
+Policy = Annotated[Union[OrderUpTo, MinMax, FixedQuantity, JustInTime], Field(discriminator="type")]
 
 # --------------------------------------------------------------------------- facilities
 
@@ -363,6 +371,19 @@ class _Buyer(_Facility):
     )
 
 
+def _periodic_only(kind: str):
+    """A validator for ``policy`` / ``policies`` of facilities that do not produce daily."""
+
+    def check(value):
+        for policy in value.values() if isinstance(value, dict) else [value]:
+            if isinstance(policy, JustInTime):
+                raise ValueError(f"expected a periodic policy (order_up_to, s_S or s_Q) for a {kind}, "
+                                 "got just_in_time (only a sector orders as it produces)")
+        return value
+
+    return field_validator("policy", "policies")(lambda cls, value: check(value))
+
+
 class Mine(_Facility):
     type: Literal["mine"]
     material: MaterialRef
@@ -395,6 +416,7 @@ class Plant(_Buyer):
         description="Target for finished stock plus work in process, in days of planned output "
         "(batches refill it, and the open order backlog, within capacity).",
     )
+    check_periodic_policies = _periodic_only("plant")
 
 
 class Sector(_Buyer):
@@ -409,6 +431,9 @@ class Sector(_Buyer):
     catchup_factor: Annotated[float, Field(ge=1.0, le=10.0)] = Field(
         default=1.2, description="With backorders: the most a day may make, as a multiple of plan."
     )
+    demand_variability: Distribution | None = Field(
+        default=None, description="Multiplier on each day's planned units (mean about 1): random daily demand."
+    )
 
 
 class Depot(_Buyer):
@@ -418,6 +443,7 @@ class Depot(_Buyer):
     throughput_t_per_year: dict[MaterialRef, NonNegative] = Field(
         min_length=1, description="Planned flow per material: sets days of cover for its policy."
     )
+    check_periodic_policies = _periodic_only("depot")
 
 
 class Stockpile(_Facility):
@@ -609,7 +635,7 @@ _BUYING = frozenset({"policy", "expedite_below_cover_days", "resource_after_deni
 RUNTIME_SETTABLE: dict[str, frozenset[str]] = {
     "mine": frozenset({"capacity_t_per_year", "utilisation", "variability", "max_stock_t"}),
     "plant": _BUYING | {"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days"},
-    "sector": _BUYING | {"units_per_year", "bom_kg_per_unit"},
+    "sector": _BUYING | {"units_per_year", "bom_kg_per_unit", "demand_variability"},
     "depot": _BUYING | {"throughput_t_per_year"},
     "stockpile": frozenset({"release_below_cover_days", "release_target_cover_days"}),
     "licensing": frozenset(

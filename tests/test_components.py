@@ -11,7 +11,9 @@ from simulator.components import (
     Application,
     BanControl,
     Facility,
+    Depot,
     FixedQuantity,
+    JustInTime,
     Lane,
     Ledger,
     LicensingControl,
@@ -23,7 +25,9 @@ from simulator.components import (
     QuotaControl,
     Sector,
     Stockpile,
+    repeat,
 )
+from simulator.records import Table
 
 
 def cycle(values):
@@ -354,3 +358,170 @@ def test_a_control_applies_if_in_force_when_the_shipment_reaches_it():
     env.run(until=40)
     rows = ledger.records.shipments.to_frame()
     assert rows[["t_cleared", "t_delivered"]].values.tolist() == [[14.0, 15.0]]  # licence 10 -> 14, transit 1
+
+
+# --------------------------------------------------------------------------- random demand, just in time
+
+
+def test_sector_demand_variability_scales_each_days_plan():
+    env = simpy.Environment()
+    ledger = Ledger()
+    line = Sector(env, "line", "DE", units_per_year=365.0 * 4, bom_kg_per_unit={"mag": 500.0},
+                  demand_variability=cycle([1.0, 0.5, 2.0, 0.0, -1.0]), initial_stock_t={"mag": 100.0},
+                  policy=OrderUpTo(review_days=1e9, target_days=0.0), ledger=ledger)
+    env.run(until=5)
+    prod = ledger.records.production
+    assert prod.column("planned_units").tolist() == [4.0, 2.0, 8.0, 0.0, 0.0]  # a negative draw counts as 0
+    assert prod.column("produced_units").tolist() == [4.0, 2.0, 8.0, 0.0, 0.0]
+    assert line.stock["mag"] == 100.0 - 14 * 0.5
+    assert line.daily_use_t("mag") == 2.0  # policies and cover keep the mean plan
+
+
+def test_backorder_catchup_is_relative_to_the_mean_plan_under_random_demand():
+    env = simpy.Environment()
+    ledger = Ledger()
+    line = Sector(env, "line", "DE", units_per_year=3650.0, bom_kg_per_unit={"mag": 1000.0}, unmet_demand="backorder",
+                  catchup_factor=1.5, demand_variability=cycle([0.2]), initial_stock_t={"mag": 0.0},
+                  policy=OrderUpTo(review_days=1e9, target_days=0.0), ledger=ledger)
+    env.run(until=2)  # two days without stock: 4 units owed
+    line.stock["mag"] = 100.0
+    env.run(until=4)
+    # a day makes today's plan (2) plus at most 0.5 x the mean plan (10) of the backlog
+    assert ledger.records.production.column("produced_units").tolist() == [0.0, 0.0, 6.0, 2.0]
+    assert line.backlog_units == 0.0
+
+
+def just_in_time_network(env, depot_stock, demand):
+    ledger = Ledger()
+    depot = Facility(env, "port", "DE", ledger)
+    depot.add_initial_stock("mag", depot_stock)
+    line = Sector(env, "line", "DE", units_per_year=365.0 * 4, bom_kg_per_unit={"mag": 1000.0},
+                  demand_variability=cycle([d / 4 for d in demand]), policy=JustInTime(), unfilled_orders="lost",
+                  ledger=ledger)
+    Lane(env, depot, line, "mag", {"truck": 0.0})
+    return ledger, depot, line
+
+
+def test_just_in_time_orders_each_days_need_and_loses_what_the_supplier_lacks():
+    env = simpy.Environment()
+    ledger, depot, line = just_in_time_network(env, depot_stock=10.0, demand=[3, 5, 4, 2])
+    assert line.stock["mag"] == 0.0  # no opening stock by default
+    env.run(until=4)
+    assert ledger.records.production.column("produced_units").tolist() == [3.0, 5.0, 2.0, 0.0]
+    shipments = ledger.records.shipments.to_frame()
+    assert shipments["tonnes"].tolist() == [3.0, 5.0, 2.0]
+    assert line.inputs["mag"].lost_order_t == 2.0 + 2.0
+    assert depot.stock["mag"] == 0.0 and line.stock["mag"] == 0.0
+    # no periodic review: the sector's timer (first tick, then one per day) and env.run's stop
+    # event (scheduled, then put back when it stops the run) are all the events
+    assert next(env._eid) == (1 + 4) + 2
+
+
+def test_just_in_time_counts_what_is_on_the_way():
+    """Goods on order count as covering today's need: right for a supplier next door (zero transit);
+    over a lane of L days the buyer orders only when nothing is on the way, so it is starved."""
+    env = simpy.Environment()
+    ledger = Ledger()
+    depot = Facility(env, "port", "DE", ledger)
+    depot.add_initial_stock("mag", 100.0)
+    line = Sector(env, "line", "DE", units_per_year=365.0, bom_kg_per_unit={"mag": 1000.0}, policy=JustInTime(),
+                  ledger=ledger)
+    Lane(env, depot, line, "mag", {"truck": 2.0})
+    env.run(until=7)
+    shipments = ledger.records.shipments.to_frame()
+    # day 0 orders 1 t (arrives day 2); day 1 sees it on order; day 2 uses it; day 3 orders again ...
+    assert shipments[["t_ordered", "t_delivered"]].values.tolist() == [[0.0, 2.0], [3.0, 5.0]]
+    assert ledger.records.production.column("produced_units").tolist() == [0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+
+
+def test_switching_a_sector_to_and_from_just_in_time():
+    env = simpy.Environment()
+    ledger = Ledger()
+    depot = Facility(env, "port", "DE", ledger)
+    depot.add_initial_stock("mag", 1000.0)
+    line = Sector(env, "line", "DE", units_per_year=365.0, bom_kg_per_unit={"mag": 1000.0},
+                  policy=OrderUpTo(review_days=10.0, target_days=10.0), initial_stock_t={"mag": 10.0}, ledger=ledger)
+    Lane(env, depot, line, "mag", {"truck": 0.0})
+    env.run(until=20)
+    assert ledger.records.shipments.to_frame()["t_ordered"].tolist() == [10.0]  # day 0: at target; day 10: 10 t
+    line.inputs["mag"].policy = JustInTime()
+    env.run(until=25)  # the review due at 20 stops; each day orders its 1 t
+    line.inputs["mag"].policy = OrderUpTo(review_days=3.0, target_days=3.0)
+    env.run(until=31)
+    ordered = ledger.records.shipments.to_frame()[["t_ordered", "tonnes"]].values.tolist()
+    # The review due at day 20 found the just-in-time policy and stopped; days 20-24 then ordered
+    # their 1 t at production; the new policy's reviews start when it is set (day 25), every 3 days.
+    assert ordered[0] == [10.0, 10.0]
+    jit = [o for o in ordered if 20.0 <= o[0] < 25.0]
+    assert jit == [[20.0, 1.0], [21.0, 1.0], [22.0, 1.0], [23.0, 1.0], [24.0, 1.0]]
+    periodic = [o[0] for o in ordered if o[0] >= 25.0]
+    assert periodic == [25.0, 28.0]
+    assert ledger.records.production.column("produced_units").min() == 1.0
+
+
+def test_just_in_time_only_for_sectors():
+    env = simpy.Environment()
+    with pytest.raises(ValueError, match="just-in-time policy needs a facility that orders as it produces"):
+        Depot(env, "port", "DE", {"mag": 100.0}, policy=JustInTime())
+
+
+# --------------------------------------------------------------------------- timers and records
+
+
+def test_repeat_fires_in_creation_order_one_event_per_tick_and_stops_on_none():
+    env = simpy.Environment()
+    log = []
+
+    def ticker(name, period, times):
+        count = iter(range(times))
+
+        def tick():
+            log.append((env.now, name))
+            return period if next(count, None) is not None and len(log) < 100 else None
+        return tick
+
+    repeat(env, ticker("a", 1.0, 3))
+    repeat(env, ticker("b", 0.5, 10))
+    env.run(until=10)
+    assert log[:6] == [(0.0, "a"), (0.0, "b"), (0.5, "b"), (1.0, "a"), (1.0, "b"), (1.5, "b")]
+    assert [t for t, n in log if n == "a"] == [0.0, 1.0, 2.0, 3.0]  # stopped after its 4th call
+    # one SimPy event per call (each timer's first, then one per call that returned a delay; the last
+    # call of each returned None), plus env.run's stop event, scheduled and put back when it stops
+    assert next(env._eid) == 2 + (len(log) - 2) + 2
+
+
+def test_repeat_matches_a_process_looping_on_timeout():
+    """The same interleaving as SimPy processes with timeouts, for activities created alike."""
+    def trace(use_repeat):
+        env = simpy.Environment()
+        log = []
+        for name, period in (("a", 0.25), ("b", 1.0), ("c", 0.75)):
+            if use_repeat:
+                repeat(env, lambda name=name, period=period: (log.append((env.now, name)), period)[1])
+            else:
+                def proc(name=name, period=period):
+                    while True:
+                        log.append((env.now, name))
+                        yield env.timeout(period)
+                env.process(proc())
+        env.run(until=6)
+        return log
+
+    assert trace(True) == trace(False)
+
+
+def test_repeat_rejects_a_negative_delay():
+    env = simpy.Environment()
+    repeat(env, lambda: -1.0)
+    with pytest.raises(ValueError, match="negative delay"):
+        env.run(until=1)
+
+
+def test_table_rows_round_trip_through_packed_bytes():
+    table = Table({"id": "i", "name": "c", "t": "f"})
+    table.append(2**52 + 1, table.code("name", "b"), float("nan"))
+    table.data.frombytes(table.pack(7, table.code("name", "a"), -0.5))
+    frame = table.to_frame()
+    assert frame["id"].tolist() == [2**52 + 1, 7]
+    assert frame["name"].astype(str).tolist() == ["b", "a"]
+    assert math.isnan(frame["t"][0]) and frame["t"][1] == -0.5

@@ -20,6 +20,10 @@ MALFORMED = DATA / "malformed"
 TINY = DATA / "tiny.yaml"
 
 CASES: list[tuple[str, list[str]]] = [
+    ('50_just_in_time_on_a_plant.yaml', [
+        '{f}:18: facilities.cn_magnets.policy: expected a periodic policy (order_up_to, s_S or s_Q) for a plant, '
+        'got just_in_time (only a sector orders as it produces)',
+    ]),
     ('49_schema_and_cross_field_at_once.yaml', [
         '{f}:18: facilities.cn_magnets.utilisation: expected a number <= 1, got 1.8',
         "{f}:36: lanes[1].supplier: expected a facility that ships 'ndfeb_magnet', got 'cn_mine' (a mine that does not)",

@@ -208,10 +208,12 @@ def networks(draw):
         facilities[f"sector{i}"] = {"type": "sector", "sector": "ev", "country": draw(st.sampled_from(countries)),
                                     "units_per_year": draw(st.floats(0, 1e6)), "bom_kg_per_unit": {"mag": 1.5},
                                     "unmet_demand": draw(st.sampled_from(["lost", "backorder"])),
+                                    "demand_variability": draw(st.sampled_from([None, {"dist": "uniform", "min": 0, "max": 2}])),
                                     "policy": draw(st.sampled_from([
                                         {"type": "order_up_to", "review_days": 7, "target_days": 45},
                                         {"type": "s_S", "review_days": 1, "reorder_days": 10, "target_days": 40},
-                                        {"type": "s_Q", "review_days": 2, "reorder_days": 15, "quantity_days": 20}]))}
+                                        {"type": "s_Q", "review_days": 2, "reorder_days": 15, "quantity_days": 20},
+                                        {"type": "just_in_time"}]))}
         lanes.append({"supplier": "plant", "buyer": f"sector{i}", "material": "mag",
                       "modes": {"sea": {"transit_days": {"dist": "lognormal", "mean": 20, "cv": 0.5}}}})
     controls = {
@@ -397,3 +399,100 @@ def test_inventory_is_sampled_at_the_given_interval():
     res = run(scenario(world), seed=1)
     dates = sorted(set(res.inventory["date"].astype(str)))
     assert dates[:3] == ["2025-01-01", "2025-01-08", "2025-01-15"] and len(dates) == 10
+
+
+# --------------------------------------------------------------------------- random demand, just in time
+
+
+def port_world(policy, demand_variability=None, port_stock=1000.0, timeline=()) -> dict:
+    """CN mine -> DE port (a depot) -> DE line next door (zero transit), 2 t a day on average."""
+    line = {"type": "sector", "sector": "ev", "country": "DE", "units_per_year": 730000,
+            "bom_kg_per_unit": {"mag": 1.0}, "policy": policy, "unfilled_orders": "lost"}
+    if demand_variability is not None:
+        line["demand_variability"] = demand_variability
+    return {
+        "name": "port", "start": "2025-01-01", "horizon_days": 120,
+        "materials": {"mag": {"elements": {"Nd": 0.3}}},
+        "facilities": {
+            "cn_mine": {"type": "mine", "country": "CN", "material": "mag", "capacity_t_per_year": 3650, "batch_days": 1},
+            "de_port": {"type": "depot", "country": "DE", "throughput_t_per_year": {"mag": 730},
+                        "initial_stock_t": {"mag": port_stock},
+                        "policy": {"type": "order_up_to", "review_days": 7, "target_days": 30}},
+            "de_line": line,
+        },
+        "lanes": [
+            {"supplier": "cn_mine", "buyer": "de_port", "material": "mag", "modes": {"sea": {"transit_days": 30}}},
+            {"supplier": "de_port", "buyer": "de_line", "material": "mag", "modes": {"truck": {"transit_days": 0}}},
+        ],
+        "timeline": list(timeline),
+    }
+
+
+def test_random_daily_demand_varies_the_plan_reproducibly():
+    world = port_world({"type": "order_up_to", "review_days": 7, "target_days": 30},
+                       demand_variability={"dist": "uniform", "min": 0.5, "max": 1.5})
+    a, b = run(scenario(world), seed=3), run(scenario(world), seed=3)
+    planned = a.tables["production_daily"]["planned_units"]
+    assert planned.nunique() > 100 and planned.between(1000.0, 3000.0).all()
+    assert planned.mean() == pytest.approx(2000.0, rel=0.05)
+    assert a.shortages["units_planned"].iloc[0] == pytest.approx(planned.sum())
+    assert planned.tolist() == b.tables["production_daily"]["planned_units"].tolist()
+    # policies and days of cover keep the mean plan: the line's opening stock is 30 days of 2 t
+    assert a.model is None and run(scenario(world), seed=3, keep_model=True).model.facilities["de_line"].daily_use_t("mag") == 2.0
+
+
+def test_just_in_time_line_takes_each_days_need_from_the_port_next_door():
+    world = port_world({"type": "just_in_time"}, demand_variability={"dist": "uniform", "min": 0.5, "max": 1.5})
+    res = run(scenario(world), seed=5)
+    day = res.tables["production_daily"]
+    assert (day["produced_units"] == day["planned_units"]).all()  # the port never runs out
+    to_line = res.lead_times[res.lead_times["buyer"] == "de_line"]
+    assert len(to_line) == len(day)  # one delivery a day, of exactly the day's need
+    assert np.allclose(to_line["tonnes"].to_numpy() * 1000.0, day["planned_units"].to_numpy(), rtol=0, atol=1e-9)
+    inv = res.inventory[res.inventory["facility"] == "de_line"]["on_hand_t"]
+    assert inv.abs().max() < 1e-9  # nothing held at the line
+
+
+def test_just_in_time_line_loses_what_an_empty_port_lacks():
+    world = port_world({"type": "just_in_time"}, port_stock=5.0)
+    world["facilities"]["cn_mine"]["capacity_t_per_year"] = 0
+    res = run(scenario(world), seed=1)
+    produced = res.tables["production_daily"]["produced_units"].tolist()
+    assert produced[:2] == [2000.0, 2000.0] and produced[2] == pytest.approx(1000.0) and max(produced[3:]) == 0.0
+
+
+def test_a_line_can_switch_to_just_in_time_on_the_timeline():
+    timeline = [{"date": "2025-03-01", "action": "set", "path": "facilities.de_line.policy", "value": {"type": "just_in_time"}}]
+    res = run(scenario(port_world({"type": "order_up_to", "review_days": 7, "target_days": 30}, timeline=timeline)), seed=1)
+    lt = res.lead_times[res.lead_times["buyer"] == "de_line"]
+    before, after = lt[lt["ordered"] < "2025-03-01"], lt[lt["ordered"] >= "2025-03-01"]
+    assert len(before) and before["ordered"].nunique() == len(before) and len(before) <= 9  # weekly reviews
+    # from 1 March: the stock left from the weekly orders is used first, then one order a day of 2 t
+    assert after["tonnes"].iloc[-20:].tolist() == pytest.approx([2.0] * 20)
+    assert (res.tables["production_daily"]["produced_units"] == 2000.0).all()
+
+
+def test_working_day_reviews_match_numpy_business_days():
+    """The working-day table gives numpy's busday_offset(today, ceil(w), roll='forward') - today,
+    less the unused part of the last day, on every day of warm-up and horizon."""
+    world = one_line_world(horizon=400)
+    world["warmup_days"] = 23
+    model = Model(scenario(world), seed=1)
+    draws = iter(np.linspace(0.0, 12.0, 49).tolist() * 20)
+    draw = model._working_days(lambda: next(draws))
+    start = np.datetime64(model.scenario.start)
+    for t in np.arange(0.0, 420.0, 0.75):
+        model.env.run(until=float(t)) if t > model.env.now else None
+        working = np.linspace(0.0, 12.0, 49)[(int(t / 0.75)) % 49]
+        day = int(np.floor(t - model.t_start))
+        today = start + np.timedelta64(day, "D")
+        whole = int(np.ceil(working))
+        expected = int((np.busday_offset(today, whole, roll="forward") - today).astype(int)) - (whole - working)
+        assert draw() == expected, (t, working)
+
+
+def test_headline_only_runs_give_the_same_headline():
+    data = tiny()
+    full, light = run(scenario(data), seed=2), run(scenario(data), seed=2, headline_only=True)
+    assert full.headline == light.headline
+    assert set(light.tables) == {"shortages", "lead_times", "flows_monthly", "licences"} and light.summary == {}

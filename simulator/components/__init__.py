@@ -14,12 +14,12 @@ from .ledger import Ledger, Order, Shipment
 from .licensing import Application, LicensingOffice
 from .mine import Mine
 from .plant import Plant
-from .policies import POLICIES, FixedQuantity, MinMax, OrderUpTo
+from .policies import POLICIES, FixedQuantity, JustInTime, MinMax, OrderUpTo
 from .sector import Sector
 from .stockpile import Stockpile
 
 __all__ = [
-    "Application", "BanControl", "Depot", "ExportControl", "Facility", "FixedQuantity", "InputLine", "Lane",
+    "Application", "BanControl", "Depot", "ExportControl", "Facility", "FixedQuantity", "InputLine", "JustInTime", "Lane",
     "Ledger", "LicensingControl", "LicensingOffice", "MinMax", "Mine", "Mode", "Order", "OrderUpTo",
     "POLICIES", "Plant", "QuotaControl", "Sector", "Shipment", "Stockpile", "repeat",
 ]

@@ -21,14 +21,16 @@ from simpy.events import NORMAL, URGENT, Event
 __all__ = ["repeat"]
 
 
-def repeat(env: simpy.Environment, tick: Callable[[], float]) -> None:
-    """Call ``tick()`` now and then again after each delay (in days) it returns, for ever."""
+def repeat(env: simpy.Environment, tick: Callable[[], float | None]) -> None:
+    """Call ``tick()`` now and then again after each delay (in days) it returns; ``None`` stops."""
     timer = Event(env)
     timer._ok, timer._value = True, None  # triggered (succeeded) for good; SimPy only reads these
     schedule = env.schedule
 
     def fire(_event: Event) -> None:
         delay = tick()
+        if delay is None:
+            return
         if delay < 0:
             raise ValueError(f"negative delay {delay} from {tick!r}")
         timer.callbacks = callbacks

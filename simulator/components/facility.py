@@ -29,6 +29,8 @@ class Facility:
     kind = "facility"
     #: whether buyers may order from this facility (stockpiles only ship what is released)
     takes_orders = True
+    #: whether its inputs may be bought just in time (ordered as each day's production needs them)
+    supports_just_in_time = False
 
     def __init__(self, env: simpy.Environment, name: str, country: str, ledger: Ledger | None = None):
         self.env = env
@@ -57,6 +59,9 @@ class Facility:
     def planned_output_t_per_day(self, material: str) -> float:
         """Planned shipments of ``material`` per day, for days of cover of output stock."""
         return 0.0
+
+    def sourcing_changed(self) -> None:
+        """An input's policy changed (a facility that orders at production time re-reads them)."""
 
     # ----------------------------------------------------------------- supplier side
 
@@ -168,7 +173,8 @@ class Facility:
         for material, tonnes in initial.items():  # e.g. a plant's finished goods
             self.add_initial_stock(material, tonnes)
         for line in self.inputs.values():
-            repeat(self.env, line.tick)
+            line.start()
+        self.sourcing_changed()
 
 
 class InputLine:
@@ -181,6 +187,7 @@ class InputLine:
             raise ValueError(f"unfilled_orders must be 'backorder' or 'lost', got {unfilled_orders!r}")
         self.facility = facility
         self.material = material
+        self._started = self._reviewing = False
         self.policy = policy
         self.expedite_below_cover_days = expedite_below_cover_days
         self.resource_after_denial_days = resource_after_denial_days
@@ -196,6 +203,33 @@ class InputLine:
         self.unfilled_since: deque[list] = deque()
         self.open_orders: list[Order] = []  # tracked only when stale backlog is cancelled
         self._usual_choice: list[tuple[Lane, float]] | None = None  # while no lane is avoided
+
+    @property
+    def policy(self):
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy) -> None:
+        """A new policy applies from now: periodic reviews start if it has them (and stop at their
+        next turn if it has not); a just-in-time policy orders from the facility's production."""
+        just_in_time = bool(getattr(policy, "just_in_time", False))
+        if just_in_time and not self.facility.supports_just_in_time:
+            raise ValueError(f"{self.facility.name}: a just-in-time policy needs a facility that orders "
+                             f"as it produces each day (a sector), not a {self.facility.kind}")
+        self._policy, self.just_in_time = policy, just_in_time
+        if self._started:
+            self._start_reviews()
+            self.facility.sourcing_changed()
+
+    def start(self) -> None:
+        """Begin replenishing (called once the facility has its opening stock)."""
+        self._started = True
+        self._start_reviews()
+
+    def _start_reviews(self) -> None:
+        if not self.just_in_time and not self._reviewing:
+            self._reviewing = True
+            repeat(self.facility.env, self.review)
 
     def add_lane(self, lane: Lane) -> None:
         if lane.supplier.takes_orders:
@@ -214,18 +248,28 @@ class InputLine:
         use = self.use_t_per_day
         return self.facility.stock.get(self.material, 0.0) / use if use > 0 else float("inf")
 
-    def tick(self) -> float:
-        """The periodic review; returns the days until the next one."""
-        self.review()
-        return self.policy.review_days
-
-    def review(self) -> None:
-        """Order what the policy asks for, given the inventory position and planned use."""
+    def review(self) -> float | None:
+        """The periodic review: order what the policy asks for, given the inventory position and
+        planned use. Returns the days until the next review (None: the policy has no reviews)."""
+        if self.just_in_time:
+            self._reviewing = False
+            return None
         if self.cancel_backlog_after_days is not None:
             self.cancel_stale_orders()
-        facility, material = self.facility, self.material
+        facility, material, policy = self.facility, self.material, self._policy
         position_t = facility.stock.get(material, 0.0) + self.on_order_t  # as position_t()
-        qty = self.policy.quantity(position_t, facility.daily_use_t(material))
+        qty = policy.quantity(position_t, facility.daily_use_t(material))
+        if qty > EPS_T:
+            self.order(qty)
+        return policy.review_days
+
+    tick = review  # what the facility's periodic timer calls
+
+    def order_for(self, need_t: float) -> None:
+        """Just in time: order what ``need_t`` (today's production) needs beyond the position."""
+        if self.cancel_backlog_after_days is not None:
+            self.cancel_stale_orders()
+        qty = self._policy.quantity(self.facility.stock.get(self.material, 0.0) + self.on_order_t, need_t)
         if qty > EPS_T:
             self.order(qty)
 

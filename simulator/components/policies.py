@@ -3,6 +3,9 @@
 Levels are given in days of use so that one policy fits facilities of any size. Each policy
 is a small object with ``review_days`` and ``quantity(position_t, use_t_per_day)``; choose
 one by name through :data:`POLICIES` or pass your own object with the same two members.
+
+:class:`JustInTime` is the exception: it has no review; a sector with it orders, just before
+each day's production, what that day needs (``quantity(position_t, need_t)``).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["OrderUpTo", "MinMax", "FixedQuantity", "POLICIES"]
+__all__ = ["OrderUpTo", "MinMax", "FixedQuantity", "JustInTime", "POLICIES"]
 
 
 @dataclass
@@ -21,7 +24,8 @@ class OrderUpTo:
     target_days: float = 60.0
 
     def quantity(self, position_t: float, use_t_per_day: float) -> float:
-        return max(0.0, self.target_days * use_t_per_day - position_t)
+        short_t = self.target_days * use_t_per_day - position_t
+        return short_t if short_t > 0.0 else 0.0  # max(0, short), without a builtin call per review
 
     @property
     def start_days(self) -> float:
@@ -39,7 +43,8 @@ class MinMax:
 
     def quantity(self, position_t: float, use_t_per_day: float) -> float:
         if position_t < self.reorder_days * use_t_per_day:
-            return max(0.0, self.target_days * use_t_per_day - position_t)
+            short_t = self.target_days * use_t_per_day - position_t
+            return short_t if short_t > 0.0 else 0.0
         return 0.0
 
     @property
@@ -67,4 +72,18 @@ class FixedQuantity:
         return self.reorder_days + self.quantity_days
 
 
-POLICIES = {"order_up_to": OrderUpTo, "s_S": MinMax, "s_Q": FixedQuantity}
+@dataclass
+class JustInTime:
+    """No review: just before each day's production, order what the day needs beyond stock on hand
+    and on order (a sector buying from a nearby distributor). Only sectors can use it."""
+
+    just_in_time = True  # the facility orders at production time; no periodic review
+    review_days = None
+    start_days = 0.0  # no opening stock unless told
+
+    def quantity(self, position_t: float, need_t: float) -> float:
+        short_t = need_t - position_t
+        return short_t if short_t > 0.0 else 0.0
+
+
+POLICIES = {"order_up_to": OrderUpTo, "s_S": MinMax, "s_Q": FixedQuantity, "just_in_time": JustInTime}

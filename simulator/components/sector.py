@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import simpy
 
 from .clock import repeat
-from .facility import Facility
+from .facility import Facility, InputLine
 from .ledger import Ledger
 
 __all__ = ["Sector"]
 
 
 class Sector(Facility):
-    """Plans ``units_per_year / 365`` units a day; each unit needs ``bom_kg_per_unit`` of every
-    input. A day makes what the scarcest input allows. Unmet units are lost, or (``unmet_demand
-    ="backorder"``) made later, at most ``catchup_factor`` times the plan a day."""
+    """Plans ``units_per_year / 365`` units a day, times ``demand_variability()`` if given (random
+    daily demand); each unit needs ``bom_kg_per_unit`` of every input. A day makes what the scarcest
+    input allows. Unmet units are lost, or (``unmet_demand="backorder"``) made later, at most
+    ``catchup_factor - 1`` times the mean daily plan more a day. Inputs with a just-in-time policy
+    are ordered just before each day's production, for what that day needs."""
 
     kind = "sector"
+    supports_just_in_time = True
 
     def __init__(
         self,
@@ -30,6 +33,7 @@ class Sector(Facility):
         sector: str = "demand",
         unmet_demand: str = "lost",
         catchup_factor: float = 1.2,
+        demand_variability: Callable[[], float] | None = None,
         policy=None,
         policies=None,
         initial_stock_t: Mapping[str, float] | None = None,
@@ -43,6 +47,8 @@ class Sector(Facility):
         self.bom_kg_per_unit = dict(bom_kg_per_unit)
         self.unmet_demand, self.catchup_factor = unmet_demand, catchup_factor
         self.backlog_units = 0.0
+        self.demand_variability = demand_variability
+        self._just_in_time: list[tuple[InputLine, float]] = []  # (input line, t per unit)
         self._make_inputs(self.bom_kg_per_unit, policy, policies, initial_stock_t, **buying)
         self._code = self.ledger.records.production.code("facility", name)
         table = self.ledger.records.production
@@ -66,6 +72,11 @@ class Sector(Facility):
     def bom_kg_per_unit(self, bom: Mapping[str, float]) -> None:
         self._bom = dict(bom)
         self._needs_t = [(material, kg / 1000.0) for material, kg in self._bom.items()]  # t per unit
+        self.sourcing_changed()
+
+    def sourcing_changed(self) -> None:
+        self._just_in_time = [(self.inputs[m], need) for m, need in self._needs_t
+                              if m in self.inputs and self.inputs[m].just_in_time]
 
     def daily_use_t(self, material: str) -> float:
         return self._units_per_year / 365.0 * self._bom.get(material, 0.0) / 1000.0
@@ -73,10 +84,15 @@ class Sector(Facility):
     def produce(self) -> float:
         """Make one day's units from the inputs at hand; returns the days until the next."""
         stock, consumed = self.stock, self.ledger.consumed_t
-        plan = made = self._plan_units_per_day
+        mean_plan = plan = made = self._plan_units_per_day
+        if self.demand_variability is not None:
+            multiplier = self.demand_variability()
+            plan = made = plan * multiplier if multiplier > 0.0 else 0.0
         backorder = self.unmet_demand == "backorder"
         if backorder and self.backlog_units > 0:
-            made += min(self.backlog_units, (self.catchup_factor - 1.0) * plan)
+            made += min(self.backlog_units, (self.catchup_factor - 1.0) * mean_plan)
+        for line, need in self._just_in_time:
+            line.order_for(made * need)
         needs = self._needs_t
         for material, need in needs:
             if stock[material] < made * need:

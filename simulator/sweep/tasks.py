@@ -65,10 +65,11 @@ def run_task(task: Task) -> list[dict]:
         started = time.perf_counter()
         row: dict[str, Any] = {"point_id": point_id, "replication": replication, "seed": seed}
         try:
-            result = run(_scenario_for(task, overrides), seed=seed)
+            keep = task.keep_dir is not None and replication < task.keep_below
+            result = run(_scenario_for(task, overrides), seed=seed, headline_only=not keep)
             row["metrics"] = _select(result.headline, task.metrics)
             row["error"] = None
-            if task.keep_dir is not None and replication < task.keep_below:
+            if keep:
                 _keep_run(result, Path(task.keep_dir) / "replications" / f"seed{seed}")
         except Exception as err:  # noqa: BLE001 - recorded, and the sweep goes on
             text = "; ".join(err.lines) if isinstance(err, ScenarioError) else str(err)
