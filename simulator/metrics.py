@@ -166,14 +166,16 @@ def lead_times(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     the tonnes: a re-order after a denial keeps the original date. Shipments delivered from the
     start date on.
     """
-    d = shipments[(shipments["outcome"] == "delivered") & (shipments["t_delivered"] >= info.t_start)].copy()
-    d = d.sort_values(["t_delivered", "shipment_id"]).reset_index(drop=True)
+    d = shipments[(shipments["outcome"] == "delivered") & (shipments["t_delivered"] >= info.t_start)]
+    d = d.sort_values(["t_delivered", "shipment_id"]).reset_index(drop=True)  # a new frame: no copy needed
+    # Text columns stay pandas string arrays from end to end (no .to_numpy(), which would make a
+    # Python object per cell: on a 30-year run that alone was 200 MB of peak memory).
     out = pd.DataFrame({
         "order_id": d["order_id"].to_numpy(), "shipment_id": d["shipment_id"].to_numpy(),
-        "material": d["material"].astype(str).to_numpy(), "supplier": d["supplier"].astype(str).to_numpy(),
-        "buyer": d["buyer"].astype(str).to_numpy(), "exporter": d["exporter"].astype(str).to_numpy(),
-        "destination": d["destination"].astype(str).to_numpy(), "mode": d["mode"].astype(str).to_numpy(),
-        "ordered": info.dates(d["t_first_ordered"]).to_numpy(), "delivered": info.dates(d["t_delivered"]).to_numpy(),
+        "material": d["material"].astype(str), "supplier": d["supplier"].astype(str),
+        "buyer": d["buyer"].astype(str), "exporter": d["exporter"].astype(str),
+        "destination": d["destination"].astype(str), "mode": d["mode"].astype(str),
+        "ordered": info.dates(d["t_first_ordered"]), "delivered": info.dates(d["t_delivered"]),
         "tonnes": d["tonnes"].to_numpy(),
         "lead_time_days": (d["t_delivered"] - d["t_first_ordered"]).to_numpy(),
         "wait_stock_days": (d["t_filled"] - d["t_ordered"] + d["lost_stock_days"]).to_numpy(),
@@ -207,20 +209,25 @@ def lead_time_stats(lt: pd.DataFrame) -> pd.DataFrame:
     values = {c: lt[c].to_numpy(dtype=float) for c in ("tonnes", "lead_time_days", "wait_stock_days", "wait_licence_days", "transit_days")}
     rows = []
     for by, key in keys.items():
-        # Groups by sorting once (a stable sort keeps each group's rows in table order, so sums and
-        # means are those of the rows in order) instead of a pandas groupby loop, which costs a
-        # DataFrame per group: this table has a group per lane and per month.
-        codes, groups = pd.factorize(key, sort=True)  # missing keys get -1 and no group
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(len(groups) + 1))
-        for i, group in enumerate(groups):
-            rows_of_group = order[bounds[i]:bounds[i + 1]]
+        for group, rows_of_group in _groups(key):
             rows.append({"by": by, "group": group, "shipments": len(rows_of_group),
                          "tonnes": float(values["tonnes"][rows_of_group].sum()),
                          **_describe(values["lead_time_days"][rows_of_group]),
                          **{c: _mean(values[c][rows_of_group]) for c in ("wait_stock_days", "wait_licence_days", "transit_days")}})
     return pd.DataFrame(rows, columns=["by", "group", "shipments", "tonnes", "mean", "p50", "p90", "p99",
                                        "wait_stock_days", "wait_licence_days", "transit_days"])
+
+
+def _groups(key: pd.Series) -> list[tuple[str, np.ndarray]]:
+    """(group, row positions) for each distinct key, groups sorted, rows in table order.
+
+    Sorting once (stable, so each group's rows keep their order and sums and means come out as a
+    pandas groupby's) instead of a groupby loop, which builds a DataFrame per group: tables have a
+    group per lane and per month, and hundreds of thousands of rows on long runs."""
+    codes, groups = pd.factorize(key, sort=True)  # missing keys get -1 and no group
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(groups) + 1))
+    return [(group, order[bounds[i]:bounds[i + 1]]) for i, group in enumerate(groups)]
 
 
 def _mean(values: np.ndarray) -> float:
@@ -234,10 +241,11 @@ def flows_monthly(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     exporter's controls and left), ``exporter``, ``destination`` (countries; domestic deliveries
     have exporter == destination), ``material``, ``tonnes``."""
     s = shipments[shipments["t_cleared"].notna() & (shipments["t_cleared"] >= info.t_start) & (shipments["t_cleared"] < info.t_end)]
-    frame = pd.DataFrame({
-        "month": info.dates(s["t_cleared"]).str.slice(0, 7).to_numpy(),
-        "exporter": s["exporter"].astype(str).to_numpy(), "destination": s["destination"].astype(str).to_numpy(),
-        "material": s["material"].astype(str).to_numpy(), "tonnes": s["tonnes"].to_numpy(),
+    s = s.reset_index(drop=True)
+    frame = pd.DataFrame({  # string arrays, not .to_numpy() object arrays (memory: see lead_times)
+        "month": info.dates(s["t_cleared"]).str.slice(0, 7),
+        "exporter": s["exporter"].astype(str), "destination": s["destination"].astype(str),
+        "material": s["material"].astype(str), "tonnes": s["tonnes"].to_numpy(),
     })
     out = frame.groupby(["month", "exporter", "destination", "material"], as_index=False, sort=True)["tonnes"].sum()
     return out[["month", "exporter", "destination", "material", "tonnes"]]
@@ -312,10 +320,11 @@ def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]
         # Units differ between sectors (vehicles, MW), so "all" is the plain mean of facility shares.
         out["share_lost.all"] = float(sh["share_lost"].mean())
     lt = tables["lead_times"]
-    for dest, g in lt.groupby("destination"):
-        out[f"lead_time_p50.{dest}"] = float(g["lead_time_days"].median())
-        out[f"lead_time_p90.{dest}"] = float(np.percentile(g["lead_time_days"], 90))
-        out[f"wait_licence_mean.{dest}"] = float(g["wait_licence_days"].mean())
+    lead, licence = lt["lead_time_days"].to_numpy(dtype=float), lt["wait_licence_days"].to_numpy(dtype=float)
+    for dest, rows in _groups(lt["destination"]):
+        out[f"lead_time_p50.{dest}"] = float(np.nanmedian(lead[rows]))
+        out[f"lead_time_p90.{dest}"] = float(np.percentile(lead[rows], 90))
+        out[f"wait_licence_mean.{dest}"] = _mean(licence[rows])
     fl = tables["flows_monthly"]
     cross = fl[fl["exporter"] != fl["destination"]]
     for exporter, g in cross.groupby("exporter"):
@@ -332,13 +341,14 @@ def summary(tables: dict[str, pd.DataFrame]) -> dict:
     sh = tables["shortages"]
     lt = tables["lead_times"]
     by_destination = {}
-    for dest, g in lt.groupby("destination"):
+    values = {c: lt[c].to_numpy(dtype=float) for c in ("tonnes", "lead_time_days", "wait_stock_days", "wait_licence_days", "transit_days")}
+    for dest, rows in _groups(lt["destination"]):
         by_destination[dest] = {
-            "shipments": int(len(g)), "tonnes": float(g["tonnes"].sum()),
-            **{f"lead_time_{k}_days": v for k, v in _describe(g["lead_time_days"]).items()},
-            "wait_stock_mean_days": float(g["wait_stock_days"].mean()),
-            "wait_licence_mean_days": float(g["wait_licence_days"].mean()),
-            "transit_mean_days": float(g["transit_days"].mean()),
+            "shipments": int(len(rows)), "tonnes": float(values["tonnes"][rows].sum()),
+            **{f"lead_time_{k}_days": v for k, v in _describe(values["lead_time_days"][rows]).items()},
+            "wait_stock_mean_days": _mean(values["wait_stock_days"][rows]),
+            "wait_licence_mean_days": _mean(values["wait_licence_days"][rows]),
+            "transit_mean_days": _mean(values["transit_days"][rows]),
         }
     return {
         "demand_facilities": {r["facility"]: {k: v for k, v in r.items() if k != "facility"} for r in sh.to_dict("records")},

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import simpy
 
+from .clock import repeat
 from .facility import Facility
 from .ledger import EPS_T, Ledger, Order
 
@@ -40,14 +41,15 @@ class Stockpile(Facility):
         self.release_target_cover_days = release_target_cover_days
         self.released_t = 0.0
         self._sent: dict[int, list] = {}  # lane id -> shipments this stockpile sent down it
-        self.process = None
+        self._watching = False  # whether the daily check is scheduled
         self.set_release_below(release_below_cover_days)
 
     def set_release_below(self, days: float | None) -> None:
         """Turn automatic releases on (a daily check) or off (``None``)."""
         self.release_below_cover_days = days
-        if days is not None and (self.process is None or not self.process.is_alive):
-            self.process = self.env.process(self.watch())
+        if days is not None and not self._watching:
+            self._watching = True
+            repeat(self.env, self.check)
 
     def release(self, material: str, tonnes: float) -> float:
         """Ship up to ``tonnes`` now, split over its lanes by share; returns tonnes shipped."""
@@ -78,15 +80,18 @@ class Stockpile(Facility):
         self._sent[id(lane)] = sent
         return sum(s.tonnes for s in sent)
 
-    def watch(self):
-        while self.release_below_cover_days is not None:
-            for material, lanes in self.outbound.items():
-                for lane in lanes:
-                    line = lane.buyer.inputs[material]
-                    if line.cover_days() < self.release_below_cover_days:
-                        on_hand = lane.buyer.stock.get(material, 0.0)
-                        want = self.release_target_cover_days * line.use_t_per_day - on_hand - self.on_the_way_t(lane)
-                        qty = min(want, self.stock.get(material, 0.0))
-                        if qty > EPS_T:
-                            self._ship(lane, qty)
-            yield self.env.timeout(1.0)
+    def check(self) -> float | None:
+        """The daily check of buyers' cover; returns 1 day, or None once releases are switched off."""
+        if self.release_below_cover_days is None:
+            self._watching = False
+            return None
+        for material, lanes in self.outbound.items():
+            for lane in lanes:
+                line = lane.buyer.inputs[material]
+                if line.cover_days() < self.release_below_cover_days:
+                    on_hand = lane.buyer.stock.get(material, 0.0)
+                    want = self.release_target_cover_days * line.use_t_per_day - on_hand - self.on_the_way_t(lane)
+                    qty = min(want, self.stock.get(material, 0.0))
+                    if qty > EPS_T:
+                        self._ship(lane, qty)
+        return 1.0
