@@ -7,7 +7,7 @@ Each configuration runs in a fresh subprocess (peak memory is per process):
   reviewers and quota tonnes scaled with the copies so each copy sees the same congestion), at the
   scenario's own horizon.
 
-Printed per configuration: SimPy events, engine wall (Model + env.run), full ``runner.run`` wall
+Printed per configuration: SimPy events, engine wall (Model + ``Model.simulate``, i.e. env.run), full ``runner.run`` wall
 (tables included), peak RSS of the child (``ru_maxrss``) after the engine runs and after the full
 run, RSS after imports (baseline), the record
 tables' bytes and the number of shipment records; then wall per event and per facility-day and
@@ -54,7 +54,7 @@ def child(years: float | None, scale: int, repeats: int) -> None:
     for _ in range(repeats):  # the machine is shared: median of a few engine runs
         t0 = time.perf_counter()
         model = Model(scenario, 1)
-        model.env.run(until=model.t_end)
+        model.simulate()
         walls.append(time.perf_counter() - t0)
         events = model.events_processed()
         del model

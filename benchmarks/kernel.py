@@ -6,7 +6,7 @@ In one process, alternating, with the median of several repeats:
   ``Store`` put/get loop;
 * the ceiling for model events: 100 of resim's periodic timers (``components.repeat``) doing nothing,
   and doing the least a model event does (one stock update and one record row);
-* a run of licensing_2025: ``Model(scenario, seed)`` built, then ``env.run`` (engine time), and the
+* a run of licensing_2025: ``Model(scenario, seed)`` built, then ``Model.simulate`` (``env.run`` to the end; engine time), and the
   whole ``runner.run`` (build + simulate + mass balance + result tables).
 
 Printed: SimPy events scheduled by the run, wall seconds, efficiency = (model events/s) / (kernel
@@ -54,7 +54,7 @@ def main() -> None:
         t0 = time.perf_counter()
         model = Model(scenario, args.seed)
         t1 = time.perf_counter()
-        model.env.run(until=model.t_end)
+        model.simulate()
         t2 = time.perf_counter()
         build.append(t1 - t0)
         engine.append(t2 - t1)
@@ -76,7 +76,7 @@ def main() -> None:
           f"one stock update + one record row {statistics.median(minimal) / k:.2f}")
     print(f"events scheduled by the run: {ev}  ({ev / fd:.3f} per simulated facility-day, {fd:.0f} facility-days)")
     print(f"{'':34s} {'wall s':>8s} {'M ev/s':>8s} {'efficiency':>11s} {'wall/(ev/kernel)':>17s}")
-    for label, times in (("engine only (env.run)", engine), ("build + env.run", [a + b for a, b in zip(build, engine)]),
+    for label, times in (("engine only (simulate)", engine), ("build + simulate", [a + b for a, b in zip(build, engine)]),
                          ("runner.run (build, run, tables)", full)):
         w = statistics.median(times)
         print(f"  {label:32s} {w:8.3f} {ev / w / 1e6:8.3f} {ev / w / k:11.3f} {w / (ev / k):17.2f}")

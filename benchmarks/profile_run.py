@@ -2,7 +2,7 @@
 
 Run:  python benchmarks/profile_run.py [--engine-only] [--top 10] [--scenario PATH]
 
-``--engine-only`` profiles ``Model(...)`` + ``env.run`` (no result tables); the default profiles
+``--engine-only`` profiles ``Model(...)`` + ``Model.simulate`` (no result tables); the default profiles
 ``runner.run`` (build, simulate, tables). Shares are of the profiled total (cProfile inflates
 call-heavy code, so read shares, not absolute seconds).
 """
@@ -33,7 +33,7 @@ def main() -> None:
     def target():
         if args.engine_only:
             m = Model(scenario, 1)
-            m.env.run(until=m.t_end)
+            m.simulate()
         else:
             run(scenario, 1)
 
@@ -47,7 +47,7 @@ def main() -> None:
         if "site-packages/" in short:
             short = short.split("site-packages/")[1]
         rows.append((f"{short}:{line}({func})", nc, tt, ct))
-    print(f"profiled {'Model + env.run' if args.engine_only else 'runner.run'} of {scenario.name}: {total:.3f} s under cProfile")
+    print(f"profiled {'Model + simulate' if args.engine_only else 'runner.run'} of {scenario.name}: {total:.3f} s under cProfile")
     for title, key in (("cumulative", 3), ("own (tottime)", 2)):
         print(f"\ntop {args.top} by {title} time")
         print(f"  {'share':>6s} {'seconds':>8s} {'calls':>9s}  function")

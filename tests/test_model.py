@@ -496,3 +496,28 @@ def test_headline_only_runs_give_the_same_headline():
     full, light = run(scenario(data), seed=2), run(scenario(data), seed=2, headline_only=True)
     assert full.headline == light.headline
     assert set(light.tables) == {"shortages", "lead_times", "flows_monthly", "licences"} and light.summary == {}
+
+
+def test_a_run_restores_the_callers_gc_thresholds():
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(123, 4, 5)
+        run(scenario(tiny()), seed=1)
+        assert gc.get_threshold() == (123, 4, 5)
+        gc.set_threshold(50_000, 4, 5)  # a higher setting of the caller's is kept during the run too
+        model = Model(scenario(tiny()), seed=1)
+        seen = []
+        model.env.process(_record_threshold(model.env, seen))
+        model.run()
+        assert seen == [(50_000, 4, 5)] and gc.get_threshold() == (50_000, 4, 5)
+    finally:
+        gc.set_threshold(*before)
+
+
+def _record_threshold(env, seen):
+    import gc
+
+    yield env.timeout(1)
+    seen.append(gc.get_threshold())
