@@ -233,11 +233,11 @@ class Model:
         elif isinstance(event, sp.SetParameter):
             _, name, field = event.path.split(".")
             self._change_facility(name, field, event.value)
+            self._refresh_rates(self.facilities[name])  # only a facility's parameters change its rates
             target, detail = name, f"{field}={event.value}"
         else:  # pragma: no cover - the schema admits no other action
             raise TypeError(event)
         self._record_event(event.action, target, detail)
-        self._refresh_rates()
 
     def _record_event(self, action: str, target: str, detail: str) -> None:
         table = self.ledger.records.events
@@ -309,15 +309,23 @@ class Model:
         self._snapshot = np.zeros((len(pairs), table.width))
         self._snapshot[:, 1] = [p[2] for p in pairs]
         self._snapshot[:, 2] = [p[3] for p in pairs]
+        self._rows_of: dict[int, list[int]] = defaultdict(list)  # id(facility) -> its snapshot rows
+        for i, pair in enumerate(pairs):
+            self._rows_of[id(pair[4])].append(i)
         return pairs
 
-    def _refresh_rates(self) -> None:
+    def _refresh_rates(self, facility=None) -> None:
         """Daily use (inputs) or planned output (outputs) per sampled stock, for days of cover
-        (NaN where there is none, so cover comes out NaN). Rates change only on timeline events,
-        so they are computed then, not every day."""
-        rates = [fac.daily_use_t(material) or fac.planned_output_t_per_day(material)
-                 for _stock, material, _f, _m, fac in self._pairs]
-        self._rates = np.array([r if r > 0 else math.nan for r in rates], dtype=float)
+        (NaN where there is none, so cover comes out NaN), of every stock or of ``facility``'s.
+        Rates change only when the timeline sets a facility's parameters, so they are computed
+        then, not every day."""
+        if facility is None:
+            self._rates = np.full(len(self._pairs), math.nan)
+        rows = range(len(self._pairs)) if facility is None else self._rows_of.get(id(facility), ())
+        for i in rows:
+            _stock, material, _f, _m, fac = self._pairs[i]
+            rate = fac.daily_use_t(material) or fac.planned_output_t_per_day(material)
+            self._rates[i] = rate if rate > 0 else math.nan
 
     def _sample_inventory(self) -> float:
         """Append one snapshot of every stock (none at time zero, which precedes the start date
