@@ -14,7 +14,7 @@ events/s), event economy = events per simulated facility-day (warm-up included),
 (events / kernel rate), i.e. how many times longer the run takes than the kernel alone would need
 for the same number of events (target <= 2, efficiency target >= 0.6).
 
-Run:  python benchmarks/kernel.py [--repeats 5] [--scenario PATH]
+Run:  python benchmarks/kernel.py [--repeats 5] [--scenario PATH] [--kernel-days 10000]
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scenario", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--kernel-days", type=float, default=10_000.0,
+                        help="simulated days of each reference loop (100 activities a day)")
     args = parser.parse_args()
 
     from simulator.model import Model
@@ -42,13 +44,13 @@ def main() -> None:
     scenario = load(path)
     kernel, store, idle, minimal, build, engine, full, events = [], [], [], [], [], [], [], []
     for _ in range(args.repeats):
-        e, s = kernel_loop()
+        e, s = kernel_loop(until=args.kernel_days)
         kernel.append(e / s)
-        e, s = store_loop()
+        e, s = store_loop(until=args.kernel_days)
         store.append(e / s)
-        e, s = callback_loop(work=False)
+        e, s = callback_loop(work=False, until=args.kernel_days)
         idle.append(e / s)
-        e, s = callback_loop(work=True)
+        e, s = callback_loop(work=True, until=args.kernel_days)
         minimal.append(e / s)
         gc.collect()
         t0 = time.perf_counter()

@@ -1,0 +1,47 @@
+"""The benchmark scripts still run (on the tiny world, briefly): they are not timed here, only kept
+working, since the figures in benchmarks/README.md come from them."""
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+
+
+def bench(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_kernel_benchmark_prints_its_figures():
+    out = bench("kernel.py", "--repeats", "1", "--scenario", str(TINY), "--kernel-days", "200")
+    assert "bare SimPy kernel" in out and "ceiling, resim timers" in out
+    assert "events scheduled by the run: 1122" in out  # tiny.yaml, seed 1 (as in the record fingerprints)
+    assert "efficiency >= 0.6:" in out and "model work per event" in out
+
+
+def test_profile_by_event_accounts_for_every_event():
+    out = bench("profile_run.py", "--by-event", "--scenario", str(TINY))
+    lines = [line.split() for line in out.splitlines()[2:] if line.strip()]
+    total_events = int(out.splitlines()[0].split(", ")[-1].split()[0])
+    assert sum(int(parts[0]) for parts in lines) == total_events
+    assert any("Sector.produce" in line for line in out.splitlines())
+
+
+def test_supplynetpy_chain_agrees_exactly_with_random_parts_off():
+    pytest.importorskip("SupplyNetPy", reason="SupplyNetPy is installed with the [bench] extra only")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import vs_supplynetpy as chain
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    with warnings.catch_warnings():  # SupplyNetPy warns about capacities this chain never reaches
+        warnings.simplefilter("ignore", UserWarning)
+        a, b = chain.run_resim(None), chain.run_snp(None)
+    assert (a["fill_rate"], a["lead_time"], a["orders"]) == (b["fill_rate"], b["lead_time"], b["orders"])
