@@ -373,13 +373,15 @@ def _union_tags(tp: Any) -> list[str]:
     return tags
 
 
-def _data_path(data: Any, loc: Sequence) -> tuple:
-    """Map a pydantic error location onto the document: drop union tags, member and validator names."""
+def _data_path(data: Any, loc: Sequence, not_keys: frozenset[str] | None = None) -> tuple:
+    """Map a pydantic error location onto the document: drop union tags, member and validator names
+    (``not_keys``: the scenario schema's, unless another schema's, e.g. a sweep file's, are given)."""
+    not_keys = _TAGS | _MODELS if not_keys is None else not_keys
     path: list = []
     node = data
     missing = object()
     for part in loc:
-        if isinstance(node, dict) and part in _TAGS and part in {node.get(k) for k in _TAG_FIELDS}:
+        if isinstance(node, dict) and part in not_keys and part in {node.get(k) for k in _TAG_FIELDS}:
             continue  # the tag of a discriminated union (even when a key has the same name)
         if isinstance(node, dict) and part in node:
             path.append(part)
@@ -387,7 +389,7 @@ def _data_path(data: Any, loc: Sequence) -> tuple:
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             path.append(part)
             node = node[part]
-        elif isinstance(part, str) and (part in _TAGS or part in _MODELS or "[" in part):
+        elif isinstance(part, str) and (part in not_keys or "[" in part):
             continue  # a union tag, a union member or a validator name, not a document key
         elif isinstance(node, dict):
             path.append(part)  # a missing field: name it

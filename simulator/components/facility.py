@@ -71,23 +71,15 @@ class Facility:
 
     def backlog_t(self, material: str) -> float:
         queue = self.backlog.get(material)
-        return sum(o.remaining_t for o in queue) if queue else 0.0
+        return sum([o.remaining_t for o in queue]) if queue else 0.0
 
     def receive_order(self, order: Order) -> None:
         """Queue an order (FCFS) and fill what stock allows now. A buyer whose unfilled orders
         are lost takes what there is: the rest is cancelled at once."""
         order.remaining_t = order.tonnes
         material = order.lane.material
-        queue = self.backlog.get(material)
-        if queue is None:
-            queue = self.backlog[material] = deque()
-        queue.append(order)
-        if material not in self._serving:  # else the loop further up the stack serves it
-            self._serving.add(material)
-            try:
-                self._fill(queue, material)
-            finally:
-                self._serving.discard(material)
+        self.backlog.setdefault(material, deque()).append(order)
+        self.serve(material)
         if order.remaining_t > EPS_T:
             line = order.lane.buyer.inputs[order.lane.material]
             if line.unfilled_orders == "lost":
@@ -155,7 +147,7 @@ class Facility:
         """Goods delivered through ``lane``."""
         material = lane.material
         self.stock[material] = self.stock.get(material, 0.0) + tonnes
-        self.inputs[material].on_order_t -= tonnes  # as InputLine.delivered
+        self.inputs[material].delivered(tonnes)
         if self.backlog.get(material):
             self.serve(material)
 
@@ -256,20 +248,17 @@ class InputLine:
             return None
         if self.cancel_backlog_after_days is not None:
             self.cancel_stale_orders()
-        facility, material, policy = self.facility, self.material, self._policy
-        position_t = facility.stock.get(material, 0.0) + self.on_order_t  # as position_t()
-        qty = policy.quantity(position_t, facility.daily_use_t(material))
+        policy = self._policy
+        qty = policy.quantity(self.position_t(), self.facility.daily_use_t(self.material))
         if qty > EPS_T:
             self.order(qty)
         return policy.review_days
-
-    tick = review  # what the facility's periodic timer calls
 
     def order_for(self, need_t: float) -> None:
         """Just in time: order what ``need_t`` (today's production) needs beyond the position."""
         if self.cancel_backlog_after_days is not None:
             self.cancel_stale_orders()
-        qty = self._policy.quantity(self.facility.stock.get(self.material, 0.0) + self.on_order_t, need_t)
+        qty = self._policy.quantity(self.position_t(), need_t)
         if qty > EPS_T:
             self.order(qty)
 

@@ -87,8 +87,8 @@ class Ledger:
         return self._next_shipment
 
     def open_shipment(self, order: Order, tonnes: float, now: float) -> Shipment:
-        self._next_shipment += 1  # as new_shipment_id(), without the call: one per shipment
-        shipment = self.live[self._next_shipment] = Shipment(self._next_shipment, order, tonnes, now)
+        shipment = Shipment(self.new_shipment_id(), order, tonnes, now)
+        self.live[shipment.id] = shipment
         return shipment
 
     def close_shipment(self, shipment: Shipment, outcome: str, now: float) -> None:

@@ -59,7 +59,6 @@ class Mine(Facility):
             if qty > 0.0:
                 stock[material] += qty
                 self.ledger.produced_t[material] += qty
-                if self.backlog.get(material):
-                    self.serve(material)
+                self.serve(material)
         self._started = True
         return self.batch_days

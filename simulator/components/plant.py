@@ -68,10 +68,8 @@ class Plant(Facility):
         """Start one batch; returns the days until the next."""
         env, output, stock = self.env, self.output, self.stock
         room = self.capacity_t_per_year / 365.0 * self.batch_days
-        planned = self.capacity_t_per_year * self.utilisation / 365.0  # planned_output_t_per_day(output)
-        queue = self.backlog.get(output)
-        backlog = sum([o.remaining_t for o in queue]) if queue else 0.0  # backlog_t(output)
-        wanted = self.output_stock_days * planned + backlog - stock[output] - self.wip_t
+        target = self.output_stock_days * self.planned_output_t_per_day(output) + self.backlog_t(output)
+        wanted = target - stock[output] - self.wip_t
         # min(room, max(0, wanted)), without the builtins' call overhead (this runs every batch)
         desired = (wanted if wanted < room else room) if wanted > 0.0 else 0.0
         if desired <= EPS_T:  # round-off, not a wish to produce

@@ -201,24 +201,24 @@ def _build_compare_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -
         else:
             sec.notes.append("No demand facilities; production charts skipped.")
         sections.append(sec)
-        sec = Section("Monthly exports")
-        exporters = _largest([_cross_border(r.tables["flows_monthly"]) for r in runs], "exporter")
-        if exporters:
-            fig = _compare_lines(runs, letters, "Monthly cross-border exports by exporting country (tonnes, all materials), run by run",
-                                 [(x, f"from {x}") for x in exporters], _exports, "t/month", start, end, timelines, shifts=shifts)
-            sec.charts.append(Chart(plots.save(fig, out / "compare_flows.png").name, "Exports compared"))
-        else:
-            sec.notes.append("No cross-border flows in these runs; chart skipped.")
-        sections.append(sec)
-        sec = Section("Lead times")
-        dests = _largest([r.tables["lead_times"] for r in runs], "destination")
-        if dests:
-            fig = _compare_lines(runs, letters, "Median lead time by destination and month of delivery (days), run by run",
-                                 [(d, f"to {d}") for d in dests], _lead_median, "days", start, end, timelines, shifts=shifts)
-            sec.charts.append(Chart(plots.save(fig, out / "compare_lead_times.png").name, "Lead times compared"))
-        else:
-            sec.notes.append("No deliveries in these runs; chart skipped.")
-        sections.append(sec)
+        # One panel per largest group (exporter, destination), each run a line.
+        for title, frames, key, label, chart_title, series, unit, png, alt, empty in (
+            ("Monthly exports", [_cross_border(r.tables["flows_monthly"]) for r in runs], "exporter", "from {}",
+             "Monthly cross-border exports by exporting country (tonnes, all materials), run by run", _exports,
+             "t/month", "compare_flows.png", "Exports compared", "No cross-border flows in these runs; chart skipped."),
+            ("Lead times", [r.tables["lead_times"] for r in runs], "destination", "to {}",
+             "Median lead time by destination and month of delivery (days), run by run", _lead_median, "days",
+             "compare_lead_times.png", "Lead times compared", "No deliveries in these runs; chart skipped."),
+        ):
+            sec = Section(title)
+            groups = _largest(frames, key)
+            if groups:
+                fig = _compare_lines(runs, letters, chart_title, [(g, label.format(g)) for g in groups], series, unit,
+                                     start, end, timelines, shifts=shifts)
+                sec.charts.append(Chart(plots.save(fig, out / png).name, alt))
+            else:
+                sec.notes.append(empty)
+            sections.append(sec)
         sec = Section("Licensing")
         if any(len(r.tables["licences"]) for r in runs):
             fig = _compare_lines(runs, letters, "Licence applications pending, run by run", [("all", "backlog, all controls")],

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
-from ..loading import ScenarioError, _read_yaml, describe_error, read_text_file
+from ..loading import ScenarioError, _data_path, _dotted, _read_yaml, _where, describe_error, read_text_file
 from .errors import SweepError
 
 
@@ -124,42 +123,13 @@ class SweepSpec(_Spec):
                                description="Headline metric names; shell-style patterns such as share_lost.* allowed.")
 
 
-_SWEEP_TAGS = {"values", "range", "grid", "latin_hypercube", "sobol", "Values", "Range", "Grid", "LatinHypercube", "Sobol"}
+_SWEEP_TAGS = frozenset({"values", "range", "grid", "latin_hypercube", "sobol", "Values", "Range", "Grid", "LatinHypercube", "Sobol"})
 _SWEEP_FIELDS: list[str] = sorted({n for m in (SweepSpec, Values, Range, Grid, LatinHypercube, Sobol) for n in m.model_fields})
 
 
-def _dotted(path: Sequence) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _line(path: tuple, lines: dict, source: str) -> str:
-    for cut in range(len(path), -1, -1):
-        if path[:cut] in lines:
-            return f"{source}:{lines[path[:cut]]}"
-    return f"{source}:1"
-
-
-def _doc_path(data: Any, loc: Sequence) -> tuple:
-    path: list = []
-    node: Any = data
-    for part in loc:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            path.append(part)
-            node = node[part]
-        elif isinstance(part, str) and (part in _SWEEP_TAGS or "[" in part):
-            continue
-        elif isinstance(node, dict):
-            path.append(part)
-            node = None
-        else:
-            break
-    return tuple(path)
+    """``file:LINE`` of the deepest part of ``path`` the sweep file has."""
+    return _where(path, lines, {}, source)[1]
 
 
 @dataclass
@@ -190,7 +160,7 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     except ValidationError as err:
         found = []
         for e in err.errors():
-            path_ = _doc_path(data, e["loc"])
+            path_ = _data_path(data, e["loc"], _SWEEP_TAGS)
             if e["type"] == "union_tag_invalid" and isinstance(e.get("input"), dict):
                 path_ = path_ + (str((e.get("ctx") or {}).get("discriminator", "type")).strip("'"),)
             where = _line(path_, lines, source)
