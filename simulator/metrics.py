@@ -231,9 +231,11 @@ def _groups(key: pd.Series) -> list[tuple[str, np.ndarray]]:
 
 
 def _mean(values: np.ndarray) -> float:
-    """Mean skipping NaN (as pandas does), NaN if there is nothing to average."""
-    kept = values[~np.isnan(values)]
-    return float(kept.sum() / len(kept)) if len(kept) else math.nan
+    """Mean skipping NaN, NaN if there is nothing to average: as pandas computes it (missing values
+    summed as 0, divided by the count of the others), so it agrees to the last digit."""
+    missing = np.isnan(values)
+    count = len(values) - int(missing.sum())
+    return float(np.where(missing, 0.0, values).sum() / count) if count else math.nan
 
 
 def flows_monthly(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:

@@ -525,3 +525,20 @@ def test_table_rows_round_trip_through_packed_bytes():
     assert frame["id"].tolist() == [2**52 + 1, 7]
     assert frame["name"].astype(str).tolist() == ["b", "a"]
     assert math.isnan(frame["t"][0]) and frame["t"][1] == -0.5
+
+
+def test_stockpile_check_stops_when_switched_off_and_restarts_when_on_again():
+    env = simpy.Environment()
+    ledger, sup, sector, lane = network(env, supplier_stock=0.0, target_days=10.0, transit=1.0)
+    pile = Stockpile(env, "pile", "DE", {"mag": 100.0}, release_below_cover_days=3.0, release_target_cover_days=10.0, ledger=ledger)
+    Lane(env, pile, sector, "mag", {"truck": 1.0})
+    env.run(until=20)
+    released = pile.released_t
+    assert released > 0
+    pile.set_release_below(None)
+    env.run(until=60)
+    assert pile.released_t == released  # no release while switched off
+    assert not pile._watching  # and the daily check is no longer scheduled
+    pile.set_release_below(3.0)
+    env.run(until=80)
+    assert pile.released_t > released

@@ -521,3 +521,24 @@ def _record_threshold(env, seen):
 
     yield env.timeout(1)
     seen.append(gc.get_threshold())
+
+
+def test_days_of_cover_follow_a_facility_set_on_the_timeline_and_only_there():
+    timeline = [{"date": "2025-02-01", "action": "set", "path": "facilities.de_line.units_per_year", "value": 730000}]
+    res = run(scenario(one_line_world(timeline=timeline, horizon=60)), seed=1)
+    inv = res.inventory.set_index(["facility", "date"])
+    line_before, line_after = inv.loc[("de_line", "2025-01-31")], inv.loc[("de_line", "2025-02-01")]
+    assert line_before["days_of_cover"] == pytest.approx(line_before["on_hand_t"] / 1.0)  # 1 t a day
+    assert line_after["days_of_cover"] == pytest.approx(line_after["on_hand_t"] / 2.0)  # 2 t a day from 1 February
+    mine = inv.loc["cn_mine"]
+    assert mine["on_hand_t"].max() > 0  # the mine's rate (10 t a day) unchanged
+    assert mine["days_of_cover"].to_numpy() * 10.0 == pytest.approx(mine["on_hand_t"].to_numpy())
+
+
+def test_demand_variability_can_be_set_on_the_timeline():
+    timeline = [{"date": "2025-02-01", "action": "set", "path": "facilities.de_line.demand_variability",
+                 "value": {"dist": "uniform", "min": 0.5, "max": 0.6}}]
+    res = run(scenario(port_world({"type": "order_up_to", "review_days": 7, "target_days": 30}, timeline=timeline)), seed=1)
+    day = res.tables["production_daily"].assign(date=lambda f: f["date"].astype(str)).set_index("date")["planned_units"]
+    assert (day[day.index < "2025-02-01"] == 2000.0).all()
+    assert day[day.index >= "2025-02-01"].between(1000.0, 1200.0).all()

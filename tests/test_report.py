@@ -272,3 +272,16 @@ def test_report_renders_in_headless_chromium(tiny_run, tmp_path):
     coloured = lambda img: ((img.max(axis=2) - img.min(axis=2)) > 0.25).mean()  # noqa: E731 - saturated pixels
     assert ink.mean() > (without < 0.9).any(axis=2).mean() + 0.02, "images did not render"
     assert coloured(shot) > coloured(without) + 0.002, "no chart colours on the page"
+
+
+def test_event_markers_are_one_line_collection_per_panel():
+    import matplotlib.collections
+
+    from simulator import plots
+
+    events = [plots.TimelineEvent(pd.Timestamp("2025-02-01") + pd.Timedelta(days=10 * i), "impose", "c", "") for i in range(7)]
+    tf = plots.time_figure(4, "t", pd.Timestamp("2025-01-01"), pd.Timestamp("2025-12-31"), [("", events)])
+    for ax in tf.axes:
+        markers = [c for c in ax.collections if isinstance(c, matplotlib.collections.LineCollection)]
+        assert len(markers) == 1 and len(markers[0].get_segments()) == 7
+        assert ax.get_xlim() == tf.axes[0].get_xlim()  # markers do not move the date range

@@ -1,0 +1,40 @@
+"""Metric helpers against plain pandas on small hand-made tables."""
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+
+from simulator import metrics
+
+
+def test_dates_format_each_day_and_leave_missing_times_empty():
+    info = metrics.RunInfo(dt.date(2024, 2, 28), 10.0, 20.0)
+    t = np.array([np.nan, 9.99, 10.0, 11.5, 12.0, np.nan, 1000.2])
+    assert info.dates(t).tolist() == ["", "2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01", "", "2026-11-14"]
+    assert info.dates(np.array([])).tolist() == []
+
+
+def test_lead_time_stats_match_a_pandas_groupby():
+    rng = np.random.default_rng(4)
+    n = 300
+    lt = pd.DataFrame({
+        "destination": rng.choice(["DE", "US", "JP"], n), "material": rng.choice(["mag", "ore"], n),
+        "supplier": rng.choice(["a", "b"], n), "buyer": rng.choice(["x", "y"], n),
+        "delivered": [f"2025-{m:02d}-15" for m in rng.integers(1, 13, n)],
+        "tonnes": rng.uniform(0, 10, n), "lead_time_days": rng.gamma(2.0, 10.0, n),
+        "wait_stock_days": rng.uniform(0, 5, n), "wait_licence_days": rng.uniform(0, 30, n), "transit_days": rng.uniform(5, 40, n),
+    })
+    lt.loc[3, "wait_licence_days"] = math.nan  # means skip missing values, as pandas does
+    stats = metrics.lead_time_stats(lt).set_index(["by", "group"])
+    for by, key in (("destination", lt["destination"]), ("month", lt["delivered"].str.slice(0, 7)),
+                    ("lane", lt["supplier"] + ">" + lt["buyer"] + ":" + lt["material"])):
+        for group, g in lt.groupby(key, sort=True):
+            row = stats.loc[(by, group)]
+            assert row["shipments"] == len(g) and row["tonnes"] == g["tonnes"].sum()
+            assert row["mean"] == g["lead_time_days"].mean()
+            assert row["p90"] == np.percentile(g["lead_time_days"], 90)
+            assert row["wait_licence_days"] == g["wait_licence_days"].mean()
+        assert list(stats.loc[by].index) == sorted(key.unique())
+    assert metrics.lead_time_stats(lt.iloc[:0]).empty
