@@ -17,17 +17,15 @@ from typing import Any
 import numpy as np
 import simpy
 
+from . import balance
 from . import components as c
 from . import scenario as sp
+from .balance import MassBalanceError
 from .rng import BlockSampler, Streams, uniform_sampler
 
 __all__ = ["Model", "MassBalanceError"]
 
 _GC_YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections during a run
-
-
-class MassBalanceError(RuntimeError):
-    """Material was created or destroyed: a bug in the simulator, never a user error."""
 
 
 class Model:
@@ -47,6 +45,10 @@ class Model:
         self.controls = {name: self._build_control(name, spec) for name, spec in scenario.controls.items()}
         self.facilities = {name: self._build_facility(name, spec) for name, spec in scenario.facilities.items()}
         self.lanes = [self._build_lane(i, spec) for i, spec in enumerate(scenario.lanes)]
+        # Per plant and sector: (production or batches table rows when it took effect, tonnes of
+        # each input per unit or per tonne of output), for the conversion checks at the end.
+        self.conversions: dict[str, list[tuple[int, dict]]] = {
+            name: [(0, self._conversion(fac))] for name, fac in self.facilities.items() if isinstance(fac, (c.Plant, c.Sector))}
         for event in scenario.timeline:
             self._schedule(event)
         self._pairs = self._inventory_pairs()
@@ -112,6 +114,7 @@ class Model:
             resource_after_denial_days=spec.resource_after_denial_days,
             cancel_backlog_after_days=spec.cancel_backlog_after_days,
             unfilled_orders=spec.unfilled_orders,
+            withdraw_held_after_days=spec.withdraw_held_after_days,
         )
 
     def _build_facility(self, name: str, spec):
@@ -134,6 +137,12 @@ class Model:
             return c.Stockpile(env, name, spec.country, spec.stock_t, spec.release_below_cover_days,
                                spec.release_target_cover_days, ledger=ledger)
         raise TypeError(f"no component for {type(spec).__name__}")  # pragma: no cover
+
+    @staticmethod
+    def _conversion(fac) -> dict[str, float]:
+        if isinstance(fac, c.Plant):
+            return dict(fac.recipe_t_per_t)
+        return {m: kg / 1000.0 for m, kg in fac.bom_kg_per_unit.items()}
 
     def _build_lane(self, index: int, spec: sp.Lane) -> c.Lane:
         key = f"lane:{spec.supplier}>{spec.buyer}:{spec.material}"
@@ -283,11 +292,14 @@ class Model:
             facility.set_release_below(new)
         elif field in ("bom_kg_per_unit", "throughput_t_per_year"):
             setattr(facility, field, dict(new))
+            if field == "bom_kg_per_unit":
+                self.conversions[name].append((len(self.ledger.records.production), self._conversion(facility)))
         elif field == "policy":  # every input without a policy of its own
             for material, line in facility.inputs.items():
                 if material not in spec.policies:
                     line.policy = self._policy(new)
-        elif field in ("expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days", "unfilled_orders"):
+        elif field in ("expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days",
+                       "unfilled_orders", "withdraw_held_after_days"):
             for line in facility.inputs.values():
                 setattr(line, field, new)
         else:
@@ -359,37 +371,20 @@ class Model:
             gc.set_threshold(*thresholds)
 
     def run(self) -> None:
-        """Simulate warm-up and horizon, then close the books (check mass, record the rest)."""
+        """Simulate warm-up and horizon, then close the books: record what is unfinished, and
+        check the mass balance per material, per facility and across conversions
+        (:mod:`simulator.balance`)."""
         if self.finished:
             raise RuntimeError("this model has already run; build a new one")
         self.simulate()
-        self.balance = self.mass_balance()
         self._record_unfinished()
+        self.balance = self.mass_balance()
         self.finished = True
-        worst = self.balance["residual_t"]
-        if abs(worst) > 1e-9 * max(1.0, self.balance["throughput_t"]):
-            raise MassBalanceError(f"mass balance residual {worst:.3g} t (throughput {self.balance['throughput_t']:.6g} t): {self.balance['by_material']}")
+        balance.check(self.balance, balance.facility_problems(self.facilities, self.ledger.records, self.conversions))
 
     def mass_balance(self) -> dict:
         """Initial + produced = on hand + held + in transit + consumed, per material and in all."""
-        ledger = self.ledger
-        on_hand: defaultdict = defaultdict(float)
-        for fac in self.facilities.values():
-            for material, tonnes in fac.stock.items():
-                on_hand[material] += tonnes
-        held, transit = ledger.in_flight_t()
-        materials = set(on_hand) | set(ledger.produced_t) | set(ledger.consumed_t) | set(held) | set(transit) | set(ledger.initial_t)
-        by_material = {}
-        for m in sorted(materials):
-            row = {
-                "initial_t": ledger.initial_t[m], "produced_t": ledger.produced_t[m], "on_hand_t": on_hand[m],
-                "in_transit_t": transit[m], "held_t": held[m], "consumed_t": ledger.consumed_t[m],
-            }
-            row["residual_t"] = row["initial_t"] + row["produced_t"] - row["on_hand_t"] - row["in_transit_t"] - row["held_t"] - row["consumed_t"]
-            by_material[m] = row
-        totals = {k: sum(r[k] for r in by_material.values()) for k in ("initial_t", "produced_t", "on_hand_t", "in_transit_t", "held_t", "consumed_t")}
-        worst = max((r["residual_t"] for r in by_material.values()), key=abs, default=0.0)
-        return {**totals, "residual_t": worst, "throughput_t": totals["initial_t"] + totals["produced_t"], "by_material": by_material}
+        return balance.mass_balance(self.facilities, self.ledger)
 
     def _record_unfinished(self) -> None:
         for shipment in list(self.ledger.live.values()):

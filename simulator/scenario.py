@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -48,9 +49,12 @@ __all__ = [
 
 
 class Spec(BaseModel):
-    """Base of every spec: unknown keys are errors (catches typos) and specs are frozen."""
+    """Base of every spec: unknown keys are errors (catches typos) and specs are frozen.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A field is documented by the docstring under it (or ``Field(description=...)``): that text
+    is its description in ``resim schema``, so keep it to one line with the unit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 # --------------------------------------------------------------------------- identifiers
@@ -70,8 +74,10 @@ def _check_element(symbol: str) -> str:
     return symbol
 
 
-Country = Annotated[str, AfterValidator(_check_country)]
-Element = Annotated[str, AfterValidator(_check_element)]
+# The JSON Schema lists the codes too, so that an editor can complete and check them.
+Country = Annotated[str, AfterValidator(_check_country),
+                    WithJsonSchema({"type": "string", "enum": sorted(ISO_COUNTRIES | AGGREGATE_COUNTRIES)})]
+Element = Annotated[str, AfterValidator(_check_element), WithJsonSchema({"type": "string", "enum": sorted(ELEMENTS)})]
 
 
 def _reference(kind: str):
@@ -140,7 +146,9 @@ class Fixed(_Dist):
     """Always ``value``."""
 
     dist: Literal["fixed"] = "fixed"
+    """Distribution kind: fixed (a bare number means the same)."""
     value: NonNegative
+    """The value, in the unit of the field (e.g. days, or a multiplier)."""
 
     def mean(self) -> float:
         return self.value
@@ -150,9 +158,14 @@ class Fixed(_Dist):
 
 
 class Uniform(_Dist):
+    """Uniform between ``min`` and ``max``."""
+
     dist: Literal["uniform"]
+    """Distribution kind: uniform."""
     min: NonNegative
+    """Lower bound, in the unit of the field."""
     max: NonNegative
+    """Upper bound, in the unit of the field (at least `min`)."""
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -168,10 +181,16 @@ class Uniform(_Dist):
 
 
 class Triangular(_Dist):
+    """Triangular from ``min`` to ``max``, most likely at ``mode``."""
+
     dist: Literal["triangular"]
+    """Distribution kind: triangular."""
     min: NonNegative
+    """Lower bound, in the unit of the field."""
     mode: NonNegative
+    """Most likely value, in the unit of the field (from `min` to `max`)."""
     max: NonNegative
+    """Upper bound, in the unit of the field (above `min`)."""
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -192,8 +211,11 @@ class Normal(_Dist):
     """Normal(mean, sd) truncated at 0 (redrawn, not clipped, so no mass piles up at 0)."""
 
     dist: Literal["normal"]
+    """Distribution kind: normal (truncated at 0)."""
     mean_: float = Field(alias="mean", allow_inf_nan=False)
+    """Mean before truncation at 0, in the unit of the field."""
     sd: NonNegative
+    """Standard deviation before truncation, in the unit of the field."""
     model_config = ConfigDict(populate_by_name=True)
 
     def mean(self) -> float:
@@ -217,8 +239,11 @@ class LogNormal(_Dist):
     """Lognormal given by its own mean and coefficient of variation (not by mu and sigma)."""
 
     dist: Literal["lognormal"]
+    """Distribution kind: lognormal."""
     mean_: Positive = Field(alias="mean")
+    """Mean of the values themselves (not of their logarithm), in the unit of the field."""
     cv: NonNegative
+    """Coefficient of variation: standard deviation / mean (no unit)."""
     model_config = ConfigDict(populate_by_name=True)
 
     def mean(self) -> float:
@@ -233,8 +258,11 @@ class Gamma(_Dist):
     """Gamma given by its mean and coefficient of variation (shape = 1/cv^2)."""
 
     dist: Literal["gamma"]
+    """Distribution kind: gamma."""
     mean_: Positive = Field(alias="mean")
+    """Mean, in the unit of the field."""
     cv: Positive
+    """Coefficient of variation: standard deviation / mean (no unit; shape = 1/cv^2)."""
     model_config = ConfigDict(populate_by_name=True)
 
     def mean(self) -> float:
@@ -246,8 +274,12 @@ class Gamma(_Dist):
 
 
 class Exponential(_Dist):
+    """Exponential with the given ``mean``."""
+
     dist: Literal["exponential"]
+    """Distribution kind: exponential."""
     mean_: Positive = Field(alias="mean")
+    """Mean, in the unit of the field."""
     model_config = ConfigDict(populate_by_name=True)
 
     def mean(self) -> float:
@@ -263,10 +295,13 @@ def _number_means_fixed(value: Any) -> Any:
     return value
 
 
+_DistributionSpec = Annotated[
+    Union[Fixed, Uniform, Triangular, Normal, LogNormal, Gamma, Exponential], Field(discriminator="dist")
+]
 Distribution = Annotated[
-    Union[Fixed, Uniform, Triangular, Normal, LogNormal, Gamma, Exponential],
-    Field(discriminator="dist"),
-    BeforeValidator(_number_means_fixed),
+    _DistributionSpec,
+    # What a file may hold (the JSON Schema's view): a bare number, or a tagged mapping.
+    BeforeValidator(_number_means_fixed, json_schema_input_type=Union[NonNegative, _DistributionSpec]),
 ]
 
 # --------------------------------------------------------------------------- materials
@@ -276,7 +311,9 @@ class Material(Spec):
     """A traded material, in tonnes, with its element content as mass fractions."""
 
     description: str = ""
+    """Free text for readers of the file; not used by the model."""
     elements: dict[Element, Probability] = Field(default_factory=dict)
+    """Element content: symbol -> mass fraction (0 to 1, summing to at most 1), for element scopes."""
 
     @model_validator(mode="after")
     def _fractions_sum(self):
@@ -293,17 +330,24 @@ class OrderUpTo(Spec):
     """Periodic review: every ``review_days`` order up to ``target_days`` of use (position)."""
 
     type: Literal["order_up_to"] = "order_up_to"
+    """Policy kind: order_up_to (periodic review, order up to a target)."""
     review_days: Positive = 7.0
+    """Days between reviews."""
     target_days: NonNegative = 60.0
+    """Target inventory position (on hand plus on order), in days of use."""
 
 
 class MinMax(Spec):
     """(s, S): at review, if position < ``reorder_days`` of use, order up to ``target_days``."""
 
     type: Literal["s_S"]
+    """Policy kind: s_S (reorder point s, order-up-to level S)."""
     review_days: Positive = 1.0
+    """Days between reviews."""
     reorder_days: NonNegative
+    """Reorder point s: order when the position is below this many days of use."""
     target_days: NonNegative
+    """Order-up-to level S, in days of use (at least `reorder_days`)."""
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -318,9 +362,13 @@ class FixedQuantity(Spec):
     """(s, Q): at review, while position < ``reorder_days`` of use, order ``quantity_days`` of use."""
 
     type: Literal["s_Q"]
+    """Policy kind: s_Q (reorder point s, fixed lot Q)."""
     review_days: Positive = 1.0
+    """Days between reviews."""
     reorder_days: NonNegative
+    """Reorder point s: order when the position is below this many days of use."""
     quantity_days: Positive
+    """Lot size Q, in days of use: as many lots are ordered as bring the position to s or above."""
 
 
 class JustInTime(Spec):
@@ -328,6 +376,7 @@ class JustInTime(Spec):
     and on order (sectors only; e.g. buying from a nearby distributor through a short lane)."""
 
     type: Literal["just_in_time"]
+    """Policy kind: just_in_time (sectors only: order each day what the day needs)."""
 
 
 Policy = Annotated[Union[OrderUpTo, MinMax, FixedQuantity, JustInTime], Field(discriminator="type")]
@@ -337,7 +386,9 @@ Policy = Annotated[Union[OrderUpTo, MinMax, FixedQuantity, JustInTime], Field(di
 
 class _Facility(Spec):
     country: Country
+    """ISO 3166 alpha-2 code of the country the facility is in (EU and XX, rest of world, too)."""
     description: str = ""
+    """Free text for readers of the file; not used by the model."""
 
 
 class _Buyer(_Facility):
@@ -345,9 +396,10 @@ class _Buyer(_Facility):
 
     initial_stock_t: dict[MaterialRef, NonNegative] | None = Field(
         default=None,
-        description="Stock at the start; inputs default to the policy's target cover.",
+        description="Stock at the start, material -> tonnes; inputs default to the policy's target cover.",
     )
     policy: Policy = Field(default_factory=OrderUpTo)
+    """Inventory policy of every input without one in `policies` (default: order_up_to)."""
     policies: dict[MaterialRef, Policy] = Field(
         default_factory=dict, description="Per-input policy, overriding `policy`."
     )
@@ -369,6 +421,13 @@ class _Buyer(_Facility):
         description="Cancel what a supplier has not shipped after this many days, avoid that "
         "lane and order the tonnes through the others (default: wait however long it takes).",
     )
+    withdraw_held_after_days: NonNegative | None = Field(
+        default=None,
+        description="Withdraw goods that have waited this many days at the exporter's controls "
+        "(held by a ban or quota, or pending a licence): they return to the supplier, the "
+        "application is withdrawn, and the tonnes are re-ordered through the other lanes "
+        "(default: wait however long it takes).",
+    )
 
 
 def _periodic_only(kind: str):
@@ -385,17 +444,25 @@ def _periodic_only(kind: str):
 
 
 class Mine(_Facility):
+    """A mine: produces one material (ore, concentrate) in batches at its capacity."""
+
     type: Literal["mine"]
+    """Facility kind: mine."""
     material: MaterialRef
+    """The material it produces (a name under `materials`)."""
     capacity_t_per_year: NonNegative
+    """Full capacity, tonnes per year."""
     utilisation: Probability = 1.0
+    """Share of capacity produced (0 to 1)."""
     variability: Distribution | None = Field(
-        default=None, description="Multiplier on each batch's output (mean about 1)."
+        default=None, description="Multiplier on each batch's output (no unit, mean about 1)."
     )
     batch_days: Positive = 7.0
+    """Days between batches; each adds that many days of capacity x utilisation."""
     initial_stock_t: NonNegative = 0.0
+    """Stock of its material at the start, tonnes."""
     max_stock_t: NonNegative | None = Field(
-        default=None, description="Output stops while stock is at this level (no buyer)."
+        default=None, description="Most stock held, tonnes: output stops while stock is at this level (no buyer)."
     )
 
 
@@ -403,14 +470,20 @@ class Plant(_Buyer):
     """Separation, metal making or magnet making: inputs per tonne of output, capacity, delay."""
 
     type: Literal["plant"]
+    """Facility kind: plant."""
     output: MaterialRef
+    """The material it makes (a name under `materials`)."""
     recipe_t_per_t: dict[MaterialRef, Positive] = Field(min_length=1)
+    """Inputs: material -> tonnes of it per tonne of output."""
     capacity_t_per_year: NonNegative
+    """Full capacity, tonnes of output per year."""
     utilisation: Probability = Field(
         default=1.0, description="Planned share of capacity: sets input cover and output target."
     )
     processing_days: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
+    """Days from the start of a batch until its output is ready (default 0)."""
     batch_days: Positive = 1.0
+    """Days between batches."""
     output_stock_days: NonNegative = Field(
         default=14.0,
         description="Target for finished stock plus work in process, in days of planned output "
@@ -423,11 +496,17 @@ class Sector(_Buyer):
     """A demand sector at one place: units per year, a bill of materials, daily production."""
 
     type: Literal["sector"]
+    """Facility kind: sector (demand)."""
     sector: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """Name of the demand sector (e.g. ev, wind); results are grouped by it."""
     unit: str = "units"
+    """Name of what it makes (e.g. vehicles), for reports."""
     units_per_year: NonNegative
+    """Planned production, units per year."""
     bom_kg_per_unit: dict[MaterialRef, Positive] = Field(min_length=1)
+    """Bill of materials: material -> kilograms of it per unit."""
     unmet_demand: Literal["lost", "backorder"] = "lost"
+    """Units the inputs do not allow on a day: lost, or backordered and made later."""
     catchup_factor: Annotated[float, Field(ge=1.0, le=10.0)] = Field(
         default=1.2, description="With backorders: the most a day may make, as a multiple of plan."
     )
@@ -440,8 +519,9 @@ class Depot(_Buyer):
     """A distributor, port warehouse or trader: buys materials and resells them unchanged."""
 
     type: Literal["depot"]
+    """Facility kind: depot."""
     throughput_t_per_year: dict[MaterialRef, NonNegative] = Field(
-        min_length=1, description="Planned flow per material: sets days of cover for its policy."
+        min_length=1, description="Planned flow, material -> tonnes per year: sets days of cover for its policy."
     )
     check_periodic_policies = _periodic_only("depot")
 
@@ -450,7 +530,9 @@ class Stockpile(_Facility):
     """A state or company reserve: ships only what the timeline releases, or to stop outages."""
 
     type: Literal["stockpile"]
+    """Facility kind: stockpile."""
     stock_t: dict[MaterialRef, NonNegative] = Field(min_length=1)
+    """Stock at the start: material -> tonnes."""
     release_below_cover_days: NonNegative | None = Field(
         default=None, description="Release to a buyer whose cover falls below this many days."
     )
@@ -467,20 +549,32 @@ Facility = Annotated[Union[Mine, Plant, Sector, Depot, Stockpile], Field(discrim
 
 
 class TransportMode(Spec):
+    """One way of shipping along a lane (sea, air, truck, ...)."""
+
     transit_days: Distribution
+    """Days from shipment to delivery (a number or a distribution)."""
     cost_per_t: NonNegative = 0.0
+    """Transport cost per tonne shipped, in a currency of your choice (added up in the results)."""
 
 
 class Lane(Spec):
     """A supplier-to-buyer link for one material. Lanes of equal priority split orders by share."""
 
     supplier: FacilityRef
+    """The facility that ships (a name under `facilities`)."""
     buyer: FacilityRef
+    """The facility that orders and receives (a name under `facilities`)."""
     material: MaterialRef
+    """The material shipped (a name under `materials`)."""
     modes: dict[Identifier, TransportMode] = Field(min_length=1)
-    default_mode: Identifier | None = Field(default=None, description="Defaults to the first mode.")
+    """Transport modes by name (e.g. sea, air); the fastest is used to expedite."""
+    default_mode: Identifier | None = Field(
+        default=None, description="The mode of ordinary orders, a name under `modes` (default: the first mode)."
+    )
     priority: Annotated[Count, Field(ge=1)] = 1
+    """Whole number: a buyer orders through its lanes with the lowest priority, others only while those are avoided."""
     share: Positive = 1.0
+    """Relative weight of this lane in splitting orders among lanes of equal priority (e.g. t/yr)."""
 
     @model_validator(mode="after")
     def _mode_known(self):
@@ -499,27 +593,41 @@ class Lane(Spec):
 
 
 class Include(Spec):
+    """Only shipments to these countries are in scope."""
+
     include: list[Country] = Field(min_length=1)
+    """ISO country codes of the destinations in scope."""
 
 
 class Exclude(Spec):
+    """Shipments to every country but these are in scope."""
+
     exclude: list[Country] = Field(min_length=1)
+    """ISO country codes of the destinations not in scope."""
 
 
 class ElementScope(Spec):
     """In scope when the listed elements together make up at least ``min_fraction`` by mass."""
 
     any_of: list[Element] = Field(min_length=1)
+    """Element symbols (e.g. Dy, Tb) whose mass fractions are added up."""
     min_fraction: Probability = 0.0
+    """Least combined mass fraction (0 to 1) for a material to be in scope; 0: any content."""
 
 
 class _Control(Spec):
     exporter: Country
+    """ISO country code of the exporting country: the control covers shipments leaving it."""
     description: str = ""
+    """Free text for readers of the file; not used by the model."""
     materials: list[MaterialRef] = Field(default_factory=list)
+    """Materials in scope by name (names under `materials`)."""
     elements: ElementScope | None = None
+    """Materials in scope by element content (besides those in `materials`)."""
     destinations: Literal["all"] | Include | Exclude = "all"
+    """Destination countries in scope: all, {include: [...]} or {exclude: [...]}."""
     in_force_at_start: bool = False
+    """In force from the start (true), or only once an `impose` event brings it in (false)."""
 
     @model_validator(mode="after")
     def _has_scope(self):
@@ -532,11 +640,17 @@ class Licensing(_Control):
     """Every in-scope shipment needs a licence from the exporter's office (c reviewers, FCFS)."""
 
     instrument: Literal["licensing"]
+    """Control kind: licensing."""
     reviewers: Annotated[Count, Field(ge=1)]
+    """Number of reviewers working on applications in parallel, first come first served."""
     review_days: Distribution | None = None
+    """Review time per application, calendar days (give this or `review_working_days`)."""
     review_working_days: Distribution | None = None
+    """Review time per application, working days Monday to Friday (or give `review_days`)."""
     approval_probability: Probability
+    """Chance (0 to 1) that an application is approved; denied goods return to the supplier."""
     approval_by_destination: dict[Country, Probability] = Field(default_factory=dict)
+    """Approval chance by destination country code, instead of `approval_probability`."""
 
     @model_validator(mode="after")
     def _one_review_time(self):
@@ -550,16 +664,22 @@ class Quota(_Control):
     """A tonnage cap per calendar period on the in-scope flows."""
 
     instrument: Literal["quota"]
+    """Control kind: quota."""
     tonnes_per_period: NonNegative
+    """The cap on in-scope shipments, tonnes per period."""
     period: Literal["year", "half_year", "quarter", "month"] = "year"
+    """The calendar period the cap is counted over."""
     on_exceed: Literal["wait", "refuse"] = "wait"
+    """Shipments over the cap wait for the next period, or are refused."""
 
 
 class Ban(_Control):
     """In-scope shipments are held until the ban ends, or refused."""
 
     instrument: Literal["ban"]
+    """Control kind: ban."""
     on_block: Literal["hold", "refuse"] = "hold"
+    """In-scope shipments are held at the exporter until the ban ends, or refused."""
 
 
 Control = Annotated[Union[Licensing, Quota, Ban], Field(discriminator="instrument")]
@@ -569,59 +689,90 @@ Control = Annotated[Union[Licensing, Quota, Ban], Field(discriminator="instrumen
 
 class _Event(Spec):
     date: DateInHorizon
+    """The day the event happens (YYYY-MM-DD, from `start` to the end of the horizon)."""
     id: Identifier | None = Field(
         default=None, description="A name for the event, so that --set and sweeps can address it "
         "(timeline.<id>.fraction) whatever its position."
     )
     note: str = ""
+    """Free text for readers of the file (e.g. the source); not used by the model."""
 
 
 class Impose(_Event):
+    """Bring a control into force (after a suspension ends, if it is suspended)."""
+
     action: Literal["impose"]
+    """Event kind: impose."""
     control: ControlRef
+    """The control (a name under `controls`)."""
     announced: dt.date | None = None
+    """The day it was announced (YYYY-MM-DD), for the record; no effect on the run."""
 
 
 class Ease(_Event):
     """Change a control's parameters (approval probability, reviewers, quota, scope, ...)."""
 
     action: Literal["ease"]
+    """Event kind: ease."""
     control: ControlRef
+    """The control (a name under `controls`)."""
     set: dict[str, Any] = Field(min_length=1)
+    """New values of control fields by name, e.g. {approval_probability: 0.6}."""
 
 
 class Release(_Event):
     """Approve a fraction of the pending licence backlog at once, oldest first."""
 
     action: Literal["release"]
+    """Event kind: release."""
     control: ControlRef
+    """The licensing control whose pending applications are approved."""
     fraction: Probability = 1.0
+    """Share (0 to 1) of the pending applications approved."""
 
 
 class ReleaseStockpile(_Event):
+    """Ship tonnes out of a stockpile now, split over its lanes by share."""
+
     action: Literal["release_stockpile"]
+    """Event kind: release_stockpile."""
     facility: FacilityRef
+    """The stockpile (a name under `facilities`)."""
     material: MaterialRef
+    """The material released."""
     tonnes: NonNegative
+    """Tonnes to release (at most what the stockpile holds)."""
 
 
 class Suspend(_Event):
+    """Stop applying a control for a while; it applies again when the suspension ends."""
+
     action: Literal["suspend"]
+    """Event kind: suspend."""
     control: ControlRef
+    """The control (a name under `controls`)."""
     until: dt.date | None = None
+    """The day the suspension ends (YYYY-MM-DD; default: suspended until lifted or the end)."""
 
 
 class Lift(_Event):
+    """End a control (and any suspension of it)."""
+
     action: Literal["lift"]
+    """Event kind: lift."""
     control: ControlRef
+    """The control (a name under `controls`)."""
 
 
 class SetParameter(_Event):
     """Change a facility parameter: a mine outage, new capacity, a smaller bill of materials."""
 
     action: Literal["set"]
+    """Event kind: set."""
     path: str = Field(pattern=r"^facilities\.[A-Za-z][A-Za-z0-9_\-]*\.[a-z_]+$")
+    """The parameter to change, as facilities.<facility>.<parameter>."""
     value: Any
+    """The new value, written as in the facility (a number, a mapping, a distribution, ...)."""
 
 
 Event = Annotated[
@@ -631,7 +782,7 @@ Event = Annotated[
 
 # Parameters the running model knows how to change mid-run, by facility type / instrument.
 _BUYING = frozenset({"policy", "expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days",
-                     "unfilled_orders"})
+                     "unfilled_orders", "withdraw_held_after_days"})
 RUNTIME_SETTABLE: dict[str, frozenset[str]] = {
     "mine": frozenset({"capacity_t_per_year", "utilisation", "variability", "max_stock_t"}),
     "plant": _BUYING | {"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days"},
@@ -653,22 +804,32 @@ class Scenario(Spec):
     """A whole world: materials, facilities, lanes, export controls and a dated timeline."""
 
     name: Identifier
+    """The scenario's name (in a file, default: the file name); letters, digits, _ and -."""
     description: str = ""
+    """Free text; its first line is what `resim list` shows."""
     start: dt.date
+    """The first day simulated and reported (YYYY-MM-DD)."""
     horizon_days: Annotated[Count, Field(ge=1, le=365 * 200)]
+    """Days simulated and reported from `start`."""
     seed: Annotated[Count, Field(ge=0)] = 0
+    """Seed of the random numbers (whole number; `resim run --seed` overrides it)."""
     warmup_days: Annotated[Count, Field(ge=0, le=3650)] = Field(
         default=0,
         description="Days simulated before `start` (no timeline events, nothing reported) so "
         "that pipelines and inventories reach their steady state.",
     )
     materials: dict[Identifier, Material] = Field(min_length=1)
+    """Traded materials by name, in tonnes."""
     facilities: dict[Identifier, Facility] = Field(min_length=1)
+    """Facilities by name: mines, plants, sectors, depots and stockpiles."""
     lanes: list[Lane] = Field(default_factory=list)
+    """Supplier-to-buyer links, one material each."""
     controls: dict[Identifier, Control] = Field(default_factory=dict)
+    """Export controls by name: licensing, quotas and bans."""
     timeline: list[Event] = Field(default_factory=list)
+    """Dated events: impose, ease, release, release_stockpile, suspend, lift and set."""
     inventory_sample_days: Positive = Field(
-        default=1.0, description="How often inventories are recorded for inventory_daily.csv."
+        default=1.0, description="Days between the inventory records of inventory_daily.csv."
     )
 
     @property

@@ -3,7 +3,12 @@
 Every control has a scope (materials, destinations), can be imposed and lifted, and
 implements ``submit(shipment, proceed, refuse)``: it calls ``proceed(shipment)`` when the
 shipment may go on (now or later) and ``refuse(shipment, outcome)`` when it may not, in which
-case the goods return to the supplier. New instruments only need these methods.
+case the goods return to the supplier. A control also lets go of what it holds when it is
+lifted (``flush``) or when its scope no longer covers it (``rescope``), and hands a held
+shipment back to a buyer who withdraws it (``withdraw``). New instruments only need these.
+
+The order in which a shipment meets controls never depends on how a scenario lists them: by
+``stage`` (bans, then licences, then quotas) and then by name; see :class:`~.lane.Lane`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class ExportControl:
     """Scope and in-force state shared by every instrument."""
 
     instrument = "control"
+    stage = 0  # bans 0, licences 1, quotas 2: the order a shipment meets them in
 
     def __init__(
         self,
@@ -46,9 +52,11 @@ class ExportControl:
         self.in_force = in_force
 
     def set_scope(self, materials: Collection[str], destinations: Collection[str] | None = None, excluded_destinations: Collection[str] = ()) -> None:
+        """Change what the control covers; what it holds and no longer covers goes on at once."""
         self.materials = frozenset(materials)
         self.destinations = None if destinations is None else frozenset(destinations)
         self.excluded_destinations = frozenset(excluded_destinations)
+        self.rescope()
 
     def covers(self, lane: Lane) -> bool:
         dest = lane.destination
@@ -68,7 +76,14 @@ class ExportControl:
         self.flush()
 
     def flush(self) -> None:  # pragma: no cover - overridden
-        pass
+        """Let every held shipment go on."""
+
+    def rescope(self) -> None:
+        """Let held shipments that the scope no longer covers go on (none by default)."""
+
+    def withdraw(self, shipment: Shipment) -> bool:  # pragma: no cover - overridden
+        """Stop holding ``shipment`` (its buyer takes it back); False if it is not held here."""
+        return False
 
     def submit(self, shipment: Shipment, proceed: Proceed, refuse: Refuse) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -81,17 +96,20 @@ class LicensingControl(ExportControl):
     """Every covered shipment needs a licence from ``office``; goods wait at the exporter."""
 
     instrument = "licensing"
+    stage = 1
 
     def __init__(self, env, name, exporter, materials, office: LicensingOffice, **scope):
-        super().__init__(env, name, exporter, materials, **scope)
         self.office = office
+        super().__init__(env, name, exporter, materials, **scope)
         office.on_decision = self.record
+        self._apps: dict[int, Application] = {}  # shipment id -> its pending application
         self._lane_codes: dict = {}  # lane -> its category codes in the licences table
         self._decision_codes: dict[str, int] = {}
 
     def record(self, app: Application, decision: str | None = None) -> None:
         """Append the application to the licences table of its shipment's ledger."""
         shipment = app.payload
+        self._apps.pop(shipment.id, None)
         lane = shipment.order.lane
         table = lane.ledger.records.licences
         codes = self._lane_codes.get(lane)
@@ -111,12 +129,13 @@ class LicensingControl(ExportControl):
             self.record(app, "pending at end")
 
     def submit(self, shipment: Shipment, proceed: Proceed, refuse: Refuse) -> None:
-        app = Application(
-            shipment.order.lane.destination,
-            lambda: proceed(shipment),
-            lambda outcome: refuse(shipment, outcome),
-            payload=shipment,
-        )
+        def approve() -> None:
+            shipment.licensed_by = (*(shipment.licensed_by or ()), self)
+            proceed(shipment)
+
+        app = Application(shipment.order.lane.destination, approve, lambda outcome: refuse(shipment, outcome),
+                          payload=shipment)
+        self._apps[shipment.id] = app
         self.office.apply(app)
 
     def release(self, fraction: float = 1.0) -> int:
@@ -126,26 +145,47 @@ class LicensingControl(ExportControl):
     def flush(self) -> None:
         self.office.release(1.0)
 
+    def _drop(self, shipment: Shipment, decision: str) -> Application | None:
+        app = self._apps.get(shipment.id)
+        if app is None or not self.office.withdraw(app):
+            return None
+        app.t_decided = self.env.now
+        self.record(app, decision)
+        return app
+
+    def rescope(self) -> None:
+        if not getattr(self, "_apps", None):
+            return
+        for app in [a for a in self._apps.values() if not self.covers(a.payload.order.lane)]:
+            if self._drop(app.payload, "out of scope") is not None:
+                app.payload.gate = None
+                app.payload.order.lane.proceed(app.payload)
+
+    def withdraw(self, shipment: Shipment) -> bool:
+        return self._drop(shipment, "withdrawn") is not None
+
 
 class QuotaControl(ExportControl):
     """At most ``tonnes_per_period`` of covered shipments per calendar period.
 
-    ``period_end(t)`` gives the end of the period containing time ``t``. Over the cap a
-    shipment waits for the next period (``on_exceed="wait"``, first come first served) or is
-    refused (``"refuse"``); a shipment larger than what is left is split, the part that fits
-    going now.
+    ``period_end(t)`` gives the end of the period containing time ``t``. Tonnes count against
+    the quota only when they leave: the lane takes what fits every quota covering a shipment
+    (:meth:`room_t`, :meth:`count`) and the rest waits at the quota with the least room
+    (:meth:`hold`, first come first served, served again when a new period starts or the cap
+    rises) or, with ``on_exceed="refuse"``, is refused.
     """
 
     instrument = "quota"
+    stage = 2
 
     def __init__(self, env, name, exporter, materials, tonnes_per_period: float, period_end: Callable[[float], float], on_exceed: str = "wait", **scope):
-        super().__init__(env, name, exporter, materials, **scope)
         if on_exceed not in ("wait", "refuse"):
             raise ValueError(f"on_exceed must be 'wait' or 'refuse', got {on_exceed!r}")
+        self.waiting: deque[tuple[Shipment, Proceed]] = deque()
+        super().__init__(env, name, exporter, materials, **scope)
         self.tonnes_per_period, self.period_end, self.on_exceed = tonnes_per_period, period_end, on_exceed
         self.used_t = 0.0
         self._period_end = period_end(env.now)
-        self.waiting: deque[tuple[Shipment, Proceed, Refuse]] = deque()
         self._wake_scheduled = False
 
     def _roll(self) -> None:
@@ -158,39 +198,44 @@ class QuotaControl(ExportControl):
         self._roll()
         return max(0.0, self.tonnes_per_period - self.used_t)
 
+    def count(self, tonnes: float) -> None:
+        """Tonnes that leave now under this quota."""
+        self._roll()
+        self.used_t += tonnes
+
+    def hold(self, shipment: Shipment, retry: Proceed, front: bool = False) -> None:
+        """Wait for room; ``front``: a shipment served from the queue keeps its place."""
+        shipment.gate = self
+        (self.waiting.appendleft if front else self.waiting.append)((shipment, retry))
+        self._schedule_wake()
+
     def submit(self, shipment: Shipment, proceed: Proceed, refuse: Refuse) -> None:
-        if self.on_exceed == "refuse":
-            room = self.room_t()
-            if shipment.tonnes <= room + EPS_T:
-                self.used_t += shipment.tonnes
-                proceed(shipment)
-            elif room > EPS_T:
-                part = shipment.order.lane.split(shipment, room)
-                self.used_t += room
-                proceed(part)
-                refuse(shipment, "refused")
-            else:
-                refuse(shipment, "refused")
+        """On its own (outside a lane's joint rule): pass what fits, then wait or refuse."""
+        room = self.room_t()
+        if shipment.tonnes <= room + EPS_T:
+            self.count(shipment.tonnes)
+            proceed(shipment)
             return
-        self.waiting.append((shipment, proceed, refuse))
-        self._serve()
+        if room > EPS_T:
+            part = shipment.order.lane.split(shipment, room)
+            self.count(room)
+            proceed(part)
+        if self.on_exceed == "refuse":
+            refuse(shipment, "refused")
+        else:
+            self.hold(shipment, lambda s: self.submit(s, proceed, refuse))
 
     def _serve(self) -> None:
-        while self.waiting and self.in_force:
-            room = self.room_t()
-            if room <= EPS_T:
-                break
-            shipment, proceed, _ = self.waiting[0]
-            if shipment.tonnes <= room + EPS_T:
-                self.waiting.popleft()
-                self.used_t += shipment.tonnes
-                proceed(shipment)
-            else:
-                part = shipment.order.lane.split(shipment, room)
-                self.used_t += room
-                proceed(part)
+        while self.waiting and self.in_force and self.room_t() > EPS_T:
+            shipment, retry = self.waiting.popleft()
+            shipment.gate = None
+            retry(shipment)
+        self._schedule_wake()
+
+    def _schedule_wake(self) -> None:
         if self.waiting and self.in_force and not self._wake_scheduled:
             self._wake_scheduled = True
+            self._roll()
             self.env.timeout(self._period_end - self.env.now).callbacks.append(self._wake)
 
     def _wake(self, _event) -> None:
@@ -203,35 +248,70 @@ class QuotaControl(ExportControl):
 
     def flush(self) -> None:
         waiting, self.waiting = self.waiting, deque()
-        for shipment, proceed, _ in waiting:
-            proceed(shipment)
+        for shipment, retry in waiting:
+            shipment.gate = None
+            retry(shipment)
+
+    def rescope(self) -> None:
+        if not self.waiting:
+            return
+        keep, go = deque(), []
+        for item in self.waiting:
+            (keep if self.covers(item[0].order.lane) else go).append(item)
+        self.waiting = keep
+        for shipment, retry in go:
+            shipment.gate = None
+            retry(shipment)
+
+    def withdraw(self, shipment: Shipment) -> bool:
+        for item in self.waiting:
+            if item[0] is shipment:
+                self.waiting.remove(item)
+                shipment.gate = None
+                return True
+        return False
 
     def held_t(self) -> float:
-        return sum(s.tonnes for s, _, _ in self.waiting)
+        return sum(s.tonnes for s, _ in self.waiting)
 
 
 class BanControl(ExportControl):
     """Covered shipments are held until the ban is lifted (``on_block="hold"``) or refused."""
 
     instrument = "ban"
+    stage = 0
 
     def __init__(self, env, name, exporter, materials, on_block: str = "hold", **scope):
-        super().__init__(env, name, exporter, materials, **scope)
         if on_block not in ("hold", "refuse"):
             raise ValueError(f"on_block must be 'hold' or 'refuse', got {on_block!r}")
+        self.held: dict[int, tuple[Shipment, Proceed]] = {}  # shipment id -> held, in arrival order
+        super().__init__(env, name, exporter, materials, **scope)
         self.on_block = on_block
-        self.held: deque[tuple[Shipment, Proceed]] = deque()
 
     def submit(self, shipment: Shipment, proceed: Proceed, refuse: Refuse) -> None:
         if self.on_block == "refuse":
             refuse(shipment, "refused")
         else:
-            self.held.append((shipment, proceed))
+            self.held[shipment.id] = (shipment, proceed)
 
-    def flush(self) -> None:
-        held, self.held = self.held, deque()
-        for shipment, proceed in held:
+    def _let_go(self, items) -> None:
+        for shipment, proceed in items:
+            del self.held[shipment.id]
+            shipment.gate = None
             proceed(shipment)
 
+    def flush(self) -> None:
+        self._let_go(list(self.held.values()))
+
+    def rescope(self) -> None:
+        if self.held:
+            self._let_go([item for item in self.held.values() if not self.covers(item[0].order.lane)])
+
+    def withdraw(self, shipment: Shipment) -> bool:
+        if self.held.pop(shipment.id, None) is None:
+            return False
+        shipment.gate = None
+        return True
+
     def held_t(self) -> float:
-        return sum(s.tonnes for s, _ in self.held)
+        return sum(s.tonnes for s, _ in self.held.values())

@@ -42,11 +42,18 @@ class Facility:
         self.inputs: dict[str, InputLine] = {}
         self.outbound: dict[str, list[Lane]] = {}
         self._serving: set[str] = set()
+        # The facility's own books, per material, for the run's per-facility balance and
+        # conversion checks: opening stock, tonnes it made (added to stock by production) and
+        # tonnes it used up (taken from stock by production).
+        self.initial_t: dict[str, float] = {}
+        self.made_t: dict[str, float] = {}
+        self.used_t: dict[str, float] = {}
 
     # ----------------------------------------------------------------- stock
 
     def add_initial_stock(self, material: str, tonnes: float) -> None:
         self.stock[material] = self.stock.get(material, 0.0) + tonnes
+        self.initial_t[material] = self.initial_t.get(material, 0.0) + tonnes
         self.ledger.initial_t[material] += tonnes
 
     def on_hand_t(self, material: str) -> float:
@@ -62,6 +69,12 @@ class Facility:
 
     def sourcing_changed(self) -> None:
         """An input's policy changed (a facility that orders at production time re-reads them)."""
+
+    def owed_t(self, material: str) -> float:
+        """Tonnes of ``material`` the facility owes its customers: orders it has received and
+        not filled (a depot reselling what it buys). Part of its inventory position."""
+        queue = self.backlog.get(material)
+        return sum([o.remaining_t for o in queue]) if queue else 0.0
 
     # ----------------------------------------------------------------- supplier side
 
@@ -174,7 +187,7 @@ class InputLine:
 
     def __init__(self, facility: Facility, material: str, policy, expedite_below_cover_days: float | None = None,
                  resource_after_denial_days: float = 30.0, cancel_backlog_after_days: float | None = None,
-                 unfilled_orders: str = "backorder"):
+                 unfilled_orders: str = "backorder", withdraw_held_after_days: float | None = None):
         if unfilled_orders not in ("backorder", "lost"):
             raise ValueError(f"unfilled_orders must be 'backorder' or 'lost', got {unfilled_orders!r}")
         self.facility = facility
@@ -184,6 +197,7 @@ class InputLine:
         self.expedite_below_cover_days = expedite_below_cover_days
         self.resource_after_denial_days = resource_after_denial_days
         self.cancel_backlog_after_days = cancel_backlog_after_days
+        self.withdraw_held_after_days = withdraw_held_after_days
         self.unfilled_orders = unfilled_orders
         self.lost_order_t = 0.0  # tonnes suppliers could not fill at once, with unfilled_orders="lost"
         self.lanes: list[Lane] = []  # lanes buyers order through (not stockpile lanes)
@@ -193,7 +207,9 @@ class InputLine:
         # days lost waiting for stock, days lost to controls, when it failed, cause]. The
         # re-order carries them, so lead times count from the first order.
         self.unfilled_since: deque[list] = deque()
-        self.open_orders: list[Order] = []  # tracked only when stale backlog is cancelled
+        # Orders not yet filled in full (pruned at reviews), so a withdrawal rule set at any
+        # time applies to orders already open.
+        self.open_orders: list[Order] = []
         self._usual_choice: list[tuple[Lane, float]] | None = None  # while no lane is avoided
 
     @property
@@ -233,8 +249,9 @@ class InputLine:
         return self.facility.daily_use_t(self.material)
 
     def position_t(self) -> float:
-        """Inventory position: on hand plus everything ordered and not yet delivered."""
-        return self.facility.stock.get(self.material, 0.0) + self.on_order_t
+        """Inventory position: on hand plus on order (ordered and not yet delivered) minus what
+        the facility owes its own customers (unfilled orders, backordered units)."""
+        return self.facility.stock.get(self.material, 0.0) + self.on_order_t - self.facility.owed_t(self.material)
 
     def cover_days(self) -> float:
         use = self.use_t_per_day
@@ -246,8 +263,7 @@ class InputLine:
         if self.just_in_time:
             self._reviewing = False
             return None
-        if self.cancel_backlog_after_days is not None:
-            self.cancel_stale_orders()
+        self._withdraw_stale()
         policy = self._policy
         qty = policy.quantity(self.position_t(), self.facility.daily_use_t(self.material))
         if qty > EPS_T:
@@ -256,14 +272,22 @@ class InputLine:
 
     def order_for(self, need_t: float) -> None:
         """Just in time: order what ``need_t`` (today's production) needs beyond the position."""
-        if self.cancel_backlog_after_days is not None:
-            self.cancel_stale_orders()
+        self._withdraw_stale()
         qty = self._policy.quantity(self.position_t(), need_t)
         if qty > EPS_T:
             self.order(qty)
 
+    def _withdraw_stale(self) -> None:
+        if self.cancel_backlog_after_days is not None:
+            self.cancel_stale_orders()
+        elif len(self.open_orders) > 64:  # nothing to withdraw: just forget filled orders
+            self.open_orders = [o for o in self.open_orders if o.remaining_t > 0.0]
+        if self.withdraw_held_after_days is not None:
+            self.withdraw_held()
+
     def cancel_stale_orders(self) -> None:
-        """Withdraw orders a supplier has left unfilled for too long, and re-source them."""
+        """Withdraw orders a supplier has left unfilled for more than ``cancel_backlog_after_days``
+        since they were placed, and re-source them."""
         now = self.facility.env.now
         still_open = []
         for order in self.open_orders:
@@ -275,6 +299,17 @@ class InputLine:
             else:
                 still_open.append(order)
         self.open_orders = still_open
+
+    def withdraw_held(self) -> None:
+        """Withdraw shipments that have waited at the exporter's controls (a ban, a licence
+        queue, a quota) for ``withdraw_held_after_days`` or more since they left the supplier's
+        stock: the goods go back to the supplier, a pending licence application is withdrawn,
+        and the tonnes are re-ordered through the lanes not avoided."""
+        wait, now = self.withdraw_held_after_days, self.facility.env.now
+        for lane in self.lanes:
+            if lane.held:
+                for shipment in [s for s in lane.held.values() if now - s.t_filled >= wait - 1e-9]:
+                    lane.withdraw(shipment)
 
     def choose_lanes(self, candidates: list[Lane] | None = None) -> list[tuple[Lane, float]]:
         """Lanes to order through now, with the share of the order for each.
@@ -303,40 +338,43 @@ class InputLine:
         return [(lane, lane.share / total) for lane in group]
 
     def order(self, tonnes: float, lanes: list[Lane] | None = None) -> None:
+        """Order ``tonnes`` now, split over the chosen lanes by share. Tonnes that replace ones an
+        earlier order failed to bring keep that order's first date (one order each); new tonnes
+        are dated now."""
         ledger, now = self.facility.ledger, self.facility.env.now
         expedite = self.expedite_below_cover_days is not None and self.cover_days() < self.expedite_below_cover_days
-        if self.unfilled_since:
-            t_first, lost_stock, lost_licence = self._first_ordered(tonnes, now)
-        else:
-            t_first, lost_stock, lost_licence = now, 0.0, 0.0
-        track = self.cancel_backlog_after_days is not None
+        parts = self._replacing(tonnes, now) if self.unfilled_since else ((tonnes, now, 0.0, 0.0),)
+        open_orders = self.open_orders
         for lane, share in self.choose_lanes(lanes):
-            qty = tonnes * share
-            self.on_order_t += qty
-            order = Order(ledger.new_order_id(), lane, qty, now, lane.fastest_mode if expedite else lane.default_mode,
-                          0.0, t_first, lost_stock, lost_licence)
-            if track:
-                self.open_orders.append(order)
-            lane.supplier.receive_order(order)
+            mode = lane.fastest_mode if expedite else lane.default_mode
+            for part_t, t_first, lost_stock, lost_licence in parts:
+                qty = part_t * share
+                self.on_order_t += qty
+                order = Order(ledger.new_order_id(), lane, qty, now, mode, 0.0, t_first, lost_stock, lost_licence)
+                open_orders.append(order)
+                lane.supplier.receive_order(order)
 
-    def _first_ordered(self, tonnes: float, now: float) -> tuple[float, float, float]:
-        """For an order placed now: when the oldest tonnes it replaces were first ordered, and
-        the days since lost waiting for stock and to controls (``(now, 0, 0)`` if none)."""
-        pending = self.unfilled_since
-        if not pending:
-            return now, 0.0, 0.0
-        _, t_first, lost_stock, lost_licence, t_failed, cause = pending[0]
-        if cause == "stock":  # the wait to re-order goes to the cause of the failure
-            lost_stock += now - t_failed
-        else:
-            lost_licence += now - t_failed
+    def _replacing(self, tonnes: float, now: float) -> list[tuple[float, float, float, float]]:
+        """Split an order placed now into (tonnes, first ordered, days lost waiting for stock,
+        days lost to controls): one part per earlier failure it replaces, oldest first, and the
+        rest as new tonnes ``(rest, now, 0, 0)``. The time from a failure to now goes to its cause."""
+        pending, parts = self.unfilled_since, []
         while pending and tonnes > EPS_T:
-            take = min(tonnes, pending[0][0])
-            pending[0][0] -= take
+            entry = pending[0]
+            take = entry[0] if entry[0] < tonnes else tonnes
+            _, t_first, lost_stock, lost_licence, t_failed, cause = entry
+            if cause == "stock":
+                lost_stock += now - t_failed
+            else:
+                lost_licence += now - t_failed
+            parts.append((take, t_first, lost_stock, lost_licence))
+            entry[0] -= take
             tonnes -= take
-            if pending[0][0] <= EPS_T:
+            if entry[0] <= EPS_T:
                 pending.popleft()
-        return t_first, lost_stock, lost_licence
+        if tonnes > EPS_T:
+            parts.append((tonnes, now, 0.0, 0.0))
+        return parts
 
     def delivered(self, tonnes: float) -> None:
         self.on_order_t -= tonnes

@@ -1,9 +1,15 @@
 """A lane: a supplier-to-buyer link for one material, with transport modes and export controls.
 
-A shipment sent down a lane first clears, one after the other, the export controls in force
-that cover it (only when it crosses a border), waiting at the exporter meanwhile; then it
-travels for a random transit time and is delivered. No process per shipment: each step is
-a callback on a timeout or on a control's decision.
+A shipment sent down a lane first clears the export controls in force that cover it (only
+when it crosses a border), waiting at the exporter meanwhile; then it travels for a random
+transit time and is delivered. No process per shipment: each step is a callback on a timeout
+or on a control's decision.
+
+The rule for several controls does not depend on the order a scenario lists them in: a
+shipment meets bans, then licences (each by name), re-checking all of them after every step,
+so a ban imposed while it waited for a licence holds it; it leaves when none of them holds it
+and every quota covering it has room, and only then are its tonnes counted against those
+quotas (what does not fit waits at the quota with the least room, or is refused).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import simpy
 
-from .ledger import Shipment
+from .ledger import EPS_T, Shipment
 
 if TYPE_CHECKING:  # pragma: no cover
     from .controls import ExportControl
@@ -56,7 +62,11 @@ class Lane:
         self.crosses_border = self.exporter != self.destination
         # Only controls of the exporting country can ever apply; scope is checked per shipment
         # because a control's scope may change on the timeline.
-        self.controls = [c for c in controls if c.exporter == self.exporter] if self.crosses_border else []
+        mine = sorted((c for c in controls if c.exporter == self.exporter), key=lambda c: (c.stage, c.name))
+        self.controls = mine if self.crosses_border else []
+        self.gates = [c for c in self.controls if not hasattr(c, "room_t")]  # bans, licences
+        self.quotas = [c for c in self.controls if hasattr(c, "room_t")]
+        self.held: dict[int, Shipment] = {}  # shipment id -> shipment waiting at the exporter's controls
         self.ledger = supplier.ledger
         table = self.ledger.records.shipments
         self.record_codes = tuple(table.code(column, name) for column, name in (
@@ -73,24 +83,66 @@ class Lane:
     def send(self, shipment: Shipment) -> None:
         """Start a shipment that has left the supplier's stock."""
         if self.controls:
-            self._clear(shipment, 0)
+            self.held[shipment.id] = shipment
+            self.proceed(shipment)
         else:
             self._depart(shipment)
 
-    def _clear(self, shipment: Shipment, index: int) -> None:
-        """Pass the controls from ``index`` on, in order. Whether a control applies is decided
-        when the shipment reaches it (not when it was sent): one imposed or lifted while the
-        shipment waited at an earlier control is honoured."""
-        controls = self.controls
-        while index < len(controls):
-            control = controls[index]
-            index += 1
-            if control.in_force and control.covers(self):
-                control.submit(shipment, lambda s, after=index: self._clear(s, after), self._return)
+    def proceed(self, shipment: Shipment, queued: bool = False) -> None:
+        """Take a held shipment as far as the controls in force let it go now (see the module
+        docstring). Whether a control applies is decided each time (not when the shipment was
+        sent), so one imposed, lifted or rescoped meanwhile is honoured. ``queued``: it comes
+        from a quota's queue and keeps its place there if it still does not fit."""
+        licensed = shipment.licensed_by or ()
+        for control in self.gates:
+            if control.in_force and control.covers(self) and control not in licensed:
+                shipment.gate = control
+                control.submit(shipment, self.proceed, self._return)
                 return
+        quotas = [q for q in self.quotas if q.in_force and q.covers(self)]
+        if quotas and self._through_quotas(shipment, quotas, queued):
+            return
         self._depart(shipment)
 
+    def _through_quotas(self, shipment: Shipment, quotas: list, queued: bool) -> bool:
+        """Count what fits every quota and send it; True if some of ``shipment`` stays behind
+        (waiting or refused), False if all of it may leave now."""
+        if not queued:  # first come, first served: wait behind shipments already waiting
+            for quota in quotas:
+                if quota.waiting:
+                    quota.hold(shipment, self._retry)
+                    return True
+        rooms = [(q.room_t(), q.name, q) for q in quotas]
+        room, _, binding = min(rooms, key=lambda r: (r[0], r[1]))
+        if shipment.tonnes <= room + EPS_T:
+            for quota in quotas:
+                quota.count(shipment.tonnes)
+            return False
+        if room > EPS_T:
+            part = self.split(shipment, room)
+            for quota in quotas:
+                quota.count(room)
+            self._depart(part)
+        if binding.on_exceed == "refuse":
+            self._return(shipment, "refused")
+        else:
+            binding.hold(shipment, self._retry, front=queued)
+        return True
+
+    def _retry(self, shipment: Shipment) -> None:
+        self.proceed(shipment, queued=True)
+
+    def withdraw(self, shipment: Shipment) -> bool:
+        """The buyer withdraws a shipment held by a control: the goods go back to the supplier's
+        stock (outcome ``withdrawn``) and the buyer re-sources them. False if it is not held."""
+        gate = shipment.gate
+        if gate is None or not gate.withdraw(shipment):
+            return False
+        self._return(shipment, "withdrawn")
+        return True
+
     def _depart(self, shipment: Shipment) -> None:
+        self.held.pop(shipment.id, None)
         shipment.state = "transit"
         shipment.t_cleared = self.env.now
         delay = self.modes[shipment.order.mode].transit_days()
@@ -106,7 +158,9 @@ class Lane:
         self.buyer.receive(self, shipment.tonnes)
 
     def _return(self, shipment: Shipment, outcome: str) -> None:
-        """Denied or refused at the border: goods back to the supplier, the buyer is told."""
+        """Denied, refused or withdrawn at the border: goods back to the supplier, the buyer is told."""
+        self.held.pop(shipment.id, None)
+        shipment.gate = None
         self.ledger.close_shipment(shipment, outcome, self.env.now)
         self.supplier.take_back(self.material, shipment.tonnes)
         self.buyer.inputs[self.material].cancelled(self, shipment.tonnes, shipment.order, shipment)
@@ -114,6 +168,7 @@ class Lane:
     def split(self, shipment: Shipment, tonnes: float) -> Shipment:
         """Split ``tonnes`` off a held shipment into a new one (e.g. what fits a quota)."""
         part = self.ledger.open_shipment(shipment.order, tonnes, shipment.t_filled)
+        part.licensed_by = shipment.licensed_by
         shipment.tonnes -= tonnes
         return part
 

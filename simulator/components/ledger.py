@@ -57,7 +57,8 @@ class Shipment:
     state: str = "held"  # held (at the exporter, clearing controls) -> transit -> delivered
     t_cleared: float = float("nan")
     t_delivered: float = float("nan")
-    extra: Any = None
+    gate: Any = None  # the export control holding it now (None: not held by a control)
+    licensed_by: Any = None  # tuple of licensing controls that approved it (None: none yet)
 
     @property
     def lane(self) -> "Lane":

@@ -11,6 +11,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import math
+
 import simpy
 
 __all__ = ["LicensingOffice", "Application"]
@@ -25,7 +27,7 @@ class Application:
         self.destination = destination
         self.payload = payload
         self.approve, self.deny = approve, deny
-        self.state = "new"  # queued -> reviewing -> approved | denied | released
+        self.state = "new"  # queued -> reviewing -> approved | denied | released | withdrawn
         self.t_applied = self.t_review_start = self.t_decided = float("nan")
 
 
@@ -102,10 +104,31 @@ class LicensingOffice:
         else:
             app.approve()
 
+    def withdraw(self, app: Application) -> bool:
+        """Take a pending application off the queue or out of review (its reviewer is free at
+        once); False if it is not pending here."""
+        if app.state == "queued":
+            self.queue.remove(app)
+        elif app.state == "reviewing":
+            del self.in_review[app]
+        else:
+            return False
+        app.state = "withdrawn"
+        self._start_reviews()
+        return True
+
+    @staticmethod
+    def released_count(fraction: float, pending: int) -> int:
+        """How many of ``pending`` applications a release of ``fraction`` approves: the nearest
+        whole number, halves rounded up (0.5 of 1, 3, 5, 7, 10 releases 1, 2, 3, 4, 5). The
+        1e-9 keeps products such as 0.3 x 5 = 1.4999999999999998 on the side of their exact value."""
+        return min(pending, math.floor(fraction * pending + 0.5 + 1e-9))
+
     def release(self, fraction: float = 1.0) -> int:
-        """Approve the oldest ``fraction`` of pending applications at once; returns how many."""
+        """Approve the oldest ``fraction`` of pending applications at once; returns how many
+        (:meth:`released_count`)."""
         pending = sorted([*self.in_review, *self.queue], key=lambda a: a.t_applied)
-        chosen = pending[: int(round(fraction * len(pending)))]
+        chosen = pending[: self.released_count(fraction, len(pending))]
         if not chosen:
             return 0
         chosen_set = set(chosen)

@@ -58,6 +58,7 @@ class Mine(Facility):
                 qty = room if room < qty else qty
             if qty > 0.0:
                 stock[material] += qty
+                self.made_t[material] = self.made_t.get(material, 0.0) + qty
                 self.ledger.produced_t[material] += qty
                 self.serve(material)
         self._started = True

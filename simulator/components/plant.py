@@ -81,11 +81,12 @@ class Plant(Facility):
             if inputs_allow < qty:
                 qty = inputs_allow
         if qty > EPS_T:
-            consumed = self.ledger.consumed_t
+            consumed, used_here = self.ledger.consumed_t, self.used_t
             for material, per_t in recipe:
                 used = qty * per_t
                 stock[material] -= used
                 consumed[material] += used
+                used_here[material] = used_here.get(material, 0.0) + used
             self.wip_t += qty
             delay = self.processing_days() if self.processing_days is not None else 0.0
             if delay > 0:
@@ -100,5 +101,6 @@ class Plant(Facility):
     def _finish(self, qty: float) -> None:
         self.wip_t -= qty
         self.stock[self.output] += qty
+        self.made_t[self.output] = self.made_t.get(self.output, 0.0) + qty
         self.ledger.produced_t[self.output] += qty
         self.serve(self.output)

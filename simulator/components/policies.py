@@ -54,7 +54,8 @@ class MinMax:
 
 @dataclass
 class FixedQuantity:
-    """(s, Q): order as many lots of ``quantity_days`` of use as bring the position to s or above."""
+    """(s, Q): when the position is below s (``reorder_days`` of use), order the fewest lots of
+    ``quantity_days`` of use that bring it to s or above: ceil((s - position) / Q) lots."""
 
     review_days: float = 1.0
     reorder_days: float = 20.0
@@ -64,8 +65,10 @@ class FixedQuantity:
         reorder_t, lot_t = self.reorder_days * use_t_per_day, self.quantity_days * use_t_per_day
         if position_t >= reorder_t or lot_t <= 0:
             return 0.0
-        lots = math.floor((reorder_t - position_t) / lot_t) + 1
-        return lots * lot_t
+        # The relative tolerance keeps an exact multiple (s - position = k Q) at k lots despite
+        # round-off in the products above.
+        lots = math.ceil((reorder_t - position_t) / lot_t - 1e-9)
+        return max(lots, 1) * lot_t
 
     @property
     def start_days(self) -> float:

@@ -78,12 +78,18 @@ class Sector(Facility):
         self._just_in_time = [(self.inputs[m], need) for m, need in self._needs_t
                               if m in self.inputs and self.inputs[m].just_in_time]
 
+    def owed_t(self, material: str) -> float:
+        """With backorders: the input the units still owed will need (part of the position)."""
+        if self.backlog_units <= 0.0:
+            return 0.0
+        return self.backlog_units * self._bom.get(material, 0.0) / 1000.0
+
     def daily_use_t(self, material: str) -> float:
         return self._units_per_year / 365.0 * self._bom.get(material, 0.0) / 1000.0
 
     def produce(self) -> float:
         """Make one day's units from the inputs at hand; returns the days until the next."""
-        stock, consumed = self.stock, self.ledger.consumed_t
+        stock, consumed, used_here = self.stock, self.ledger.consumed_t, self.used_t
         mean_plan = plan = made = self._plan_units_per_day
         if self.demand_variability is not None:
             multiplier = self.demand_variability()
@@ -103,6 +109,7 @@ class Sector(Facility):
             used = made * need
             stock[material] -= used
             consumed[material] += used
+            used_here[material] = used_here.get(material, 0.0) + used
         if backorder:
             self.backlog_units = max(0.0, self.backlog_units + plan - made)
         self._write(self._pack(self._code, self.env.now, plan, made))
