@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["RunInfo", "shortages", "plant_starvation", "lead_times", "lead_time_stats", "flows_monthly",
-           "licences", "production_daily", "inventory_daily", "events", "headline", "summary"]
+           "licences", "licences_weekly", "production_daily", "inventory_daily", "events", "headline", "summary"]
 
 STOP_TOLERANCE = 1e-9  # a day short by more than this share of plan counts as stopped
 
@@ -253,21 +253,96 @@ def flows_monthly(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     return out[["month", "exporter", "destination", "material", "tonnes"]]
 
 
+def _buyer_sector(buyers: pd.Series, info: RunInfo) -> pd.Series:
+    """The end use of each buyer: a sector's ``sector``, else the facility's kind (plant, depot)."""
+    lookup = {name: meta.get("sector") or meta["kind"] for name, meta in info.facilities.items()}
+    return buyers.astype(str).map(lookup).fillna("")
+
+
 def licences(lic: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
-    """One row per licence application: ``control``, ``exporter``, ``destination``, ``material``,
-    ``tonnes``, ``applied`` and ``decided`` (ISO dates; decided empty while pending),
-    ``decision`` (approved, denied, released: approved in a backlog release or because the
-    control was lifted; pending at end), ``wait_days`` (applied -> decided, or -> end)."""
+    """One row per licence application made from the start date on: ``control``, ``exporter``,
+    ``destination``, ``buyer`` (the buying facility: end user), ``sector`` (its sector: end use;
+    for plants and depots their kind), ``material``, ``tonnes``, ``submission`` (0 for a first
+    application, n for its n-th re-submission after being returned for documents), ``applied``
+    and ``decided`` (ISO dates; decided empty while pending), ``decision`` (approved; returned:
+    for documents, re-submitted as a new row; denied; released: approved in a backlog release or
+    because the control was lifted; general licence: approved when a general licence covering it
+    was granted; withdrawn: by the buyer; out of scope: the control's scope no longer covers it;
+    pending at end), ``wait_days`` (applied -> decided, or -> end).
+
+    An application belongs to the run if it was applied at or after the start (``t_applied >=
+    t_start``): one made during the warm-up is left out, even if decided after the start, as
+    warm-up rows are left out of every table (the headline licence counts are this table's)."""
+    lic = lic[lic["t_applied"] >= info.t_start - 1e-9]
     lic = lic.sort_values(["t_applied"], kind="stable").reset_index(drop=True)
     pending = lic["decision"].astype(str) == "pending at end"
     decided_t = lic["t_decided"].where(~pending, np.nan)
     return pd.DataFrame({
         "control": lic["control"].astype(str), "exporter": lic["exporter"].astype(str),
-        "destination": lic["destination"].astype(str), "material": lic["material"].astype(str),
-        "tonnes": lic["tonnes"], "applied": info.dates(lic["t_applied"]), "decided": info.dates(decided_t),
+        "destination": lic["destination"].astype(str), "buyer": lic["buyer"].astype(str),
+        "sector": _buyer_sector(lic["buyer"], info), "material": lic["material"].astype(str),
+        "tonnes": lic["tonnes"], "submission": lic["submission"].astype("int64"),
+        "applied": info.dates(lic["t_applied"]), "decided": info.dates(decided_t),
         "decision": lic["decision"].astype(str),
         "wait_days": np.where(pending, info.t_end - lic["t_applied"], lic["t_decided"] - lic["t_applied"]),
     })
+
+
+_GRANTED = ("approved", "released", "general licence")
+_CLOSED = ("withdrawn", "out of scope")
+
+
+def licences_weekly(lic: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+    """The licensing office week by week, in the shape published figures take ("x% of requests
+    submitted since April granted by 4 June"): one row per week (from the start date, 7 days
+    each) and exporter, destination and sector (the buyer's end use) that ever applied.
+
+    Columns: ``week`` (ISO date of its first day), ``exporter``, ``destination``, ``sector``;
+    counts within the week: ``submitted`` (first applications), ``resubmitted`` (after a return),
+    ``granted`` (approved, released or under a general licence), ``returned`` (for documents),
+    ``denied``, ``withdrawn`` (by the buyer, or out of the control's scope); at the week's end:
+    ``pending`` (first applications not yet granted, denied or withdrawn: a returned request is
+    still pending), ``cumulative_submitted``, ``cumulative_granted``, and ``share_granted`` =
+    cumulative granted / cumulative submitted (empty before any submission). Applications made
+    during the warm-up are left out (as in :func:`licences`)."""
+    keys = ["exporter", "destination", "sector"]
+    columns = ["week", *keys, "submitted", "resubmitted", "granted", "returned", "denied", "withdrawn", "pending",
+               "cumulative_submitted", "cumulative_granted", "share_granted"]
+    lic = lic[lic["t_applied"] >= info.t_start - 1e-9]
+    if not len(lic):
+        return pd.DataFrame(columns=columns)
+    n_weeks = max(1, math.ceil((info.t_end - info.t_start) / 7.0 - 1e-9))
+    base = pd.DataFrame({"exporter": lic["exporter"].astype(str).to_numpy(),
+                         "destination": lic["destination"].astype(str).to_numpy(),
+                         "sector": _buyer_sector(lic["buyer"], info).to_numpy()})
+    decision = lic["decision"].astype(str).to_numpy()
+    first = lic["submission"].to_numpy() == 0
+    kind_applied = np.where(first, "submitted", "resubmitted")
+    kind_decided = pd.Series(decision).replace({**{d: "granted" for d in _GRANTED}, **{d: "withdrawn" for d in _CLOSED}}).to_numpy()
+    decided = decision != "pending at end"
+    week = lambda t: np.floor((np.asarray(t, dtype=float) - info.t_start) / 7.0).astype("int64")  # noqa: E731
+    events = pd.concat([
+        base.assign(week=week(lic["t_applied"]), kind=kind_applied),
+        base[decided].assign(week=week(lic["t_decided"].to_numpy()[decided]), kind=kind_decided[decided]),
+    ])
+    events = events[events["week"] < n_weeks]
+    counts = events.pivot_table(index=[*keys, "week"], columns="kind", aggfunc="size", fill_value=0)
+    groups = base.drop_duplicates().sort_values(keys)
+    grid = pd.MultiIndex.from_tuples([(*g, w) for g in groups.itertuples(index=False) for w in range(n_weeks)],
+                                     names=[*keys, "week"])
+    counts = counts.reindex(grid, fill_value=0).reindex(columns=columns[4:10], fill_value=0).astype("int64")
+    by_group = counts.groupby(level=[0, 1, 2], sort=False)
+    cumulative = by_group.cumsum()
+    counts["cumulative_submitted"] = cumulative["submitted"]
+    counts["cumulative_granted"] = cumulative["granted"]
+    counts["pending"] = cumulative["submitted"] - cumulative["granted"] - cumulative["denied"] - cumulative["withdrawn"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        counts["share_granted"] = np.where(counts["cumulative_submitted"] > 0,
+                                           counts["cumulative_granted"] / counts["cumulative_submitted"], np.nan)
+    out = counts.reset_index()
+    out.columns.name = None
+    out["week"] = (np.datetime64(info.start) + (out["week"].to_numpy() * 7).astype("timedelta64[D]")).astype(str)
+    return out[columns]
 
 
 def production_daily(production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
@@ -305,7 +380,8 @@ def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]
     ``first_stop_day.<facility>`` (days from start; NaN if never), ``share_lost.<sector>`` (all
     places), ``share_lost.all``, ``lead_time_p50.<destination>``, ``lead_time_p90.<destination>``,
     ``wait_licence_mean.<destination>``, ``exports_t.<exporter>`` (cross-border tonnes),
-    ``licences_applied``, ``licences_approved``, ``licences_denied``.
+    ``licences_applied``, ``licences_approved``, ``licences_denied`` (counts of :func:`licences`'
+    rows: applications made from the start date on).
     """
     out: dict[str, float] = {}
     sh = tables["shortages"]

@@ -45,12 +45,16 @@ class Model:
         self.controls = {name: self._build_control(name, spec) for name, spec in scenario.controls.items()}
         self.facilities = {name: self._build_facility(name, spec) for name, spec in scenario.facilities.items()}
         self.lanes = [self._build_lane(i, spec) for i, spec in enumerate(scenario.lanes)]
+        for name, spec in scenario.facilities.items():  # how suppliers share out short stock
+            if hasattr(spec, "allocation"):
+                self.facilities[name].allocation = self._allocation(spec.allocation)
         # Per plant and sector: (production or batches table rows when it took effect, tonnes of
         # each input per unit or per tonne of output), for the conversion checks at the end.
         self.conversions: dict[str, list[tuple[int, dict]]] = {
             name: [(0, self._conversion(fac))] for name, fac in self.facilities.items() if isinstance(fac, (c.Plant, c.Sector))}
         for event in scenario.timeline:
             self._schedule(event)
+        self._schedule_adaptation()
         self._pairs = self._inventory_pairs()
         self._refresh_rates()
         self._sampling = False
@@ -115,7 +119,22 @@ class Model:
             cancel_backlog_after_days=spec.cancel_backlog_after_days,
             unfilled_orders=spec.unfilled_orders,
             withdraw_held_after_days=spec.withdraw_held_after_days,
+            adaptive_cover=self._adaptive(spec.adaptive_cover),
+            prebuy_on_announcement=self._prebuy(spec.prebuy_on_announcement),
         )
+
+    @staticmethod
+    def _adaptive(spec: sp.AdaptiveCover | None) -> c.AdaptiveCoverRule | None:
+        return None if spec is None else c.AdaptiveCoverRule(**spec.model_dump())
+
+    @staticmethod
+    def _prebuy(spec: sp.PrebuyOnAnnouncement | None) -> c.PrebuyRule | None:
+        return None if spec is None else c.PrebuyRule(**spec.model_dump())
+
+    @staticmethod
+    def _allocation(spec):
+        """The supplier's allocation rule object (None: first come, first served)."""
+        return c.ALLOCATIONS[spec.rule](**spec.model_dump(exclude={"rule"}))
 
     def _build_facility(self, name: str, spec):
         env, ledger = self.env, self.ledger
@@ -171,6 +190,7 @@ class Model:
                 env, spec.reviewers, self._review_sampler(name, spec), spec.approval_probability,
                 uniform_sampler(self.streams.generator(name, "decisions")), spec.approval_by_destination,
             )
+            self._set_outcomes(office, name, spec)
             control = c.LicensingControl(env, name, spec.exporter, materials, office, **scope)
         elif isinstance(spec, sp.Quota):
             control = c.QuotaControl(env, name, spec.exporter, materials, spec.tonnes_per_period,
@@ -178,12 +198,26 @@ class Model:
         else:
             control = c.BanControl(env, name, spec.exporter, materials, spec.on_block, **scope)
         control.in_force = spec.in_force_at_start
+        control.enforcement_ramp_days = spec.enforcement_ramp_days
+        if spec.enforcement_ramp_days > 0:
+            control.uniform = uniform_sampler(self.streams.generator(name, "enforcement"))
         return control
 
-    def _review_sampler(self, name: str, spec: sp.Licensing):
+    def _set_outcomes(self, office, name: str, spec: sp.Licensing, tag: str = "") -> None:
+        """The office's decision rules besides the approval chance and review time (also on ease)."""
+        office.approval_by_sector = dict(spec.approval_by_sector)
+        office.approval_by_buyer = dict(spec.approval_by_buyer)
+        office.return_probability = spec.return_probability
+        office.return_by_destination = dict(spec.return_by_destination)
+        office.resubmit_days = self.sampler(spec.resubmit_days, name, "resubmit" + tag)
+        office.review_days_by_outcome = {outcome: self._review_sampler(name, spec, dist, f"review-{outcome}{tag}")
+                                         for outcome, dist in spec.review_days_by_outcome.items()}
+
+    def _review_sampler(self, name: str, spec: sp.Licensing, dist=None, stream: str = "review"):
+        """Review times of ``dist`` (default: the control's review time), in the control's units."""
         if spec.review_working_days is not None:
-            return self._working_days(self.sampler(spec.review_working_days, name, "review"))
-        return self.sampler(spec.review_days, name, "review")
+            return self._working_days(self.sampler(dist or spec.review_working_days, name, stream))
+        return self.sampler(dist or spec.review_days, name, stream)
 
     def _period_end(self, period: str):
         months = {"year": 12, "half_year": 6, "quarter": 3, "month": 1}[period]
@@ -236,6 +270,14 @@ class Model:
         elif isinstance(event, sp.ReleaseStockpile):
             shipped = self.facilities[event.facility].release(event.material, event.tonnes)
             target, detail = event.facility, f"{shipped:.6g} t {event.material} released"
+        elif isinstance(event, sp.GrantGeneralLicence):
+            licence = c.GeneralLicence(event.buyer, event.destination,
+                                       math.inf if event.until is None else self.time_of(event.until),
+                                       math.inf if event.tonnes is None else event.tonnes)
+            count = self.controls[event.control].grant_general(licence)
+            scope = ", ".join(f"{k} {v}" for k, v in (("buyer", event.buyer), ("destination", event.destination),
+                                                      ("until", event.until), ("tonnes", event.tonnes)) if v is not None)
+            target, detail = event.control, f"general licence ({scope or 'all buyers'}); {count} pending applications approved"
         elif isinstance(event, sp.Ease):
             self._change_control(event.control, event.set)
             target, detail = event.control, ", ".join(f"{k}={v}" for k, v in event.set.items())
@@ -247,6 +289,37 @@ class Model:
         else:  # pragma: no cover - the schema admits no other action
             raise TypeError(event)
         self._record_event(event.action, target, detail)
+
+    def _schedule_adaptation(self) -> None:
+        """Announcements of controls (for pre-buying buyers) and the end of the warm-up (for
+        buyers that learn their normal lead time), only in runs with such buyers (others get
+        no extra events). An announcement dated before the start is heard in the warm-up, or at
+        time 0 if it precedes that too."""
+        specs = self.scenario.facilities.values()
+        set_later = {ev.path.rsplit(".", 1)[1] for ev in self.scenario.timeline if isinstance(ev, sp.SetParameter)}
+        if "prebuy_on_announcement" in set_later or any(getattr(s, "prebuy_on_announcement", None) for s in specs):
+            for event in self.scenario.timeline:
+                if isinstance(event, sp.Impose) and event.announced is not None:
+                    delay = max(0.0, self.time_of(event.announced) - self.env.now)
+                    self.env.timeout(delay).callbacks.append(lambda _e, event=event: self._announce(event))
+        learned = [s for s in specs if getattr(s, "adaptive_cover", None) and s.adaptive_cover.normal_lead_days == "learned"]
+        if learned:
+            self.env.timeout(self.t_start - self.env.now).callbacks.append(lambda _e: self._settle_lead_times())
+
+    def _settle_lead_times(self) -> None:
+        for facility in self.facilities.values():
+            for line in facility.inputs.values():
+                if line.adaptive_cover is not None:
+                    line.adaptive_cover.settle()
+
+    def _announce(self, event) -> None:
+        """An ``impose`` is announced: buyers' inputs it concerns pre-buy until it takes effect."""
+        control, t_effect = self.controls[event.control], self.time_of(event.date)
+        buyers = sorted({f"{line.facility.name} {line.material}" for facility in self.facilities.values()
+                         for line in facility.inputs.values()
+                         if line.prebuying is not None and line.prebuying.announced(control, t_effect)})
+        if buyers:
+            self._record_event("announce", event.control, f"in force from {event.date}; pre-buying: {', '.join(buyers)}")
 
     def _record_event(self, action: str, target: str, detail: str) -> None:
         table = self.ledger.records.events
@@ -275,6 +348,7 @@ class Model:
             office.approval_by_destination = dict(spec.approval_by_destination)
             if "review_days" in changes or "review_working_days" in changes:
                 office.review_days = self._review_sampler(name + f"@{self.env.now:g}", spec)
+            self._set_outcomes(office, name, spec, f"@{self.env.now:g}")
             office.set_reviewers(spec.reviewers)
         elif isinstance(control, c.QuotaControl):
             control.on_exceed = spec.on_exceed
@@ -302,6 +376,16 @@ class Model:
                        "unfilled_orders", "withdraw_held_after_days"):
             for line in facility.inputs.values():
                 setattr(line, field, new)
+        elif field == "allocation":
+            facility.allocation = self._allocation(new)
+        elif field == "adaptive_cover":  # the lead time learned so far is kept
+            for line in facility.inputs.values():
+                c.set_adaptive_cover(line, self._adaptive(new))
+                if line.adaptive_cover is not None and self.env.now >= self.t_start:
+                    line.adaptive_cover.settle()
+        elif field == "prebuy_on_announcement":
+            for line in facility.inputs.values():
+                c.set_prebuying(line, self._prebuy(new))
         else:
             setattr(facility, field, new)
 

@@ -29,6 +29,7 @@ FILES = {
     "lead_time_stats": "lead_time_stats.csv",
     "flows_monthly": "flows_monthly.csv",
     "licences": "licences.csv",
+    "licences_weekly": "licences_weekly.csv",
     "inventory_daily": "inventory_daily.csv",
     "production_daily": "production_daily.csv",
     "events": "events.csv",

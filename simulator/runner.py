@@ -112,9 +112,10 @@ def run(scenario: Scenario, seed: int | None = None, keep_model: bool = False, h
             "inventory_daily": metrics.inventory_daily(frames["inventory"], info),
             "production_daily": metrics.production_daily(frames["production"], info),
             "events": metrics.events(frames["events"], info),
+            "licences_weekly": metrics.licences_weekly(frames["licences"], info),
         })
         tables = {name: tables[name] for name in (
-            "shortages", "plants", "lead_times", "lead_time_stats", "flows_monthly", "licences",
+            "shortages", "plants", "lead_times", "lead_time_stats", "flows_monthly", "licences", "licences_weekly",
             "inventory_daily", "production_daily", "events")}  # the order files and reports list them in
     balance = {k: v for k, v in model.balance.items() if k != "by_material"}
     manifest = {

@@ -381,6 +381,80 @@ class JustInTime(Spec):
 
 Policy = Annotated[Union[OrderUpTo, MinMax, FixedQuantity, JustInTime], Field(discriminator="type")]
 
+# --------------------------------------------------------------------------- adapting buyers, allocating suppliers
+
+
+class AdaptiveCover(Spec):
+    """Safety stock that follows experience: each input's target cover rises by weight x (smoothed
+    lead time - normal lead time) days, capped (rule: simulator/components/adaptation.py)."""
+
+    lead_time_weight: NonNegative = Field(
+        default=1.0, description="Days of extra cover per day the smoothed lead time exceeds normal (assumption; plausibly 0.5-2).")
+    max_extra_days: NonNegative = Field(
+        default=60.0, description="Most extra cover, in days of use (assumption; plausibly 30-120).")
+    smoothing_days: Positive = Field(
+        default=30.0, description="Time constant of the smoothing of observed lead times while they rise, days (assumption; plausibly 14-90).")
+    relax_days: Positive | None = Field(
+        default=None, description="Time constant while observed lead times fall, days (default: smoothing_days; plausibly 30-180).")
+    normal_lead_days: NonNegative | Literal["transit", "learned"] = Field(
+        default="transit", description="Normal lead time: days, or transit (mean transit of the usual lanes) or learned (smoothed value at `start`).")
+
+
+class PrebuyOnAnnouncement(Spec):
+    """Pre-buying: an announced control (an impose with `announced`) raises the target cover of the
+    inputs it would cover from the announcement until it takes effect."""
+
+    extra_days: NonNegative = Field(
+        default=30.0, description="Days of use added to the target cover of each input concerned (assumption; plausibly 15-90).")
+    days_after_effect: NonNegative = Field(
+        default=0.0, description="Days after the effective date that the raised cover lasts (0: it ends when the control takes effect).")
+    scope: Literal["covered", "exporter"] = Field(
+        default="covered", description="Inputs that react: covered (the control would cover one of their lanes) or exporter (a lane from that country).")
+
+
+class FirstComeFirstServed(Spec):
+    """Oldest order first, each filled in full before the next (the default)."""
+
+    rule: Literal["fcfs"] = Field(default="fcfs", description="Allocation rule: fcfs (first come, first served).")
+
+
+class ProRata(Spec):
+    """Stock short of the open orders is split in proportion to what each still lacks."""
+
+    rule: Literal["pro_rata"] = Field(description="Allocation rule: pro_rata (in proportion to the open orders' remaining tonnes).")
+
+
+class DomesticFirst(Spec):
+    """Buyers in the supplier's own country first, then the rest (first come, first served in each)."""
+
+    rule: Literal["domestic_first"] = Field(description="Allocation rule: domestic_first (own country's buyers first).")
+
+
+class Tiers(Spec):
+    """Buyers by tier, lower first; buyers not listed after every tier (first come, first served in each)."""
+
+    rule: Literal["tiers"] = Field(description="Allocation rule: tiers (buyers by tier, lower first).")
+    tiers: dict[FacilityRef, Annotated[Count, Field(ge=0)]] = Field(
+        min_length=1, description="Buyer facility -> tier (whole number, lower served first); buyers not listed come last.")
+
+
+def _name_means_rule(value: Any) -> Any:
+    return {"rule": value} if isinstance(value, str) else value
+
+
+_AllocationSpec = Annotated[Union[FirstComeFirstServed, ProRata, DomesticFirst, Tiers], Field(discriminator="rule")]
+Allocation = Annotated[
+    _AllocationSpec,
+    # A rule without parameters may be given by its name alone (allocation: pro_rata).
+    BeforeValidator(_name_means_rule,
+                    json_schema_input_type=Union[Literal["fcfs", "pro_rata", "domestic_first"], _AllocationSpec]),
+]
+
+
+def _allocation_field():
+    return Field(default_factory=FirstComeFirstServed,
+                 description="How stock short of the queued orders is shared: fcfs, pro_rata, domestic_first or {rule: tiers, tiers: {buyer: n}}.")
+
 # --------------------------------------------------------------------------- facilities
 
 
@@ -428,6 +502,10 @@ class _Buyer(_Facility):
         "application is withdrawn, and the tonnes are re-ordered through the other lanes "
         "(default: wait however long it takes).",
     )
+    adaptive_cover: AdaptiveCover | None = Field(
+        default=None, description="Raise each input's target cover with its observed lead times (default: off).")
+    prebuy_on_announcement: PrebuyOnAnnouncement | None = Field(
+        default=None, description="Raise the target cover of inputs an announced control would cover, until it takes effect (default: off).")
 
 
 def _periodic_only(kind: str):
@@ -464,6 +542,7 @@ class Mine(_Facility):
     max_stock_t: NonNegative | None = Field(
         default=None, description="Most stock held, tonnes: output stops while stock is at this level (no buyer)."
     )
+    allocation: Allocation = _allocation_field()
 
 
 class Plant(_Buyer):
@@ -489,6 +568,7 @@ class Plant(_Buyer):
         description="Target for finished stock plus work in process, in days of planned output "
         "(batches refill it, and the open order backlog, within capacity).",
     )
+    allocation: Allocation = _allocation_field()
     check_periodic_policies = _periodic_only("plant")
 
 
@@ -523,6 +603,7 @@ class Depot(_Buyer):
     throughput_t_per_year: dict[MaterialRef, NonNegative] = Field(
         min_length=1, description="Planned flow, material -> tonnes per year: sets days of cover for its policy."
     )
+    allocation: Allocation = _allocation_field()
     check_periodic_policies = _periodic_only("depot")
 
 
@@ -628,6 +709,8 @@ class _Control(Spec):
     """Destination countries in scope: all, {include: [...]} or {exclude: [...]}."""
     in_force_at_start: bool = False
     """In force from the start (true), or only once an `impose` event brings it in (false)."""
+    enforcement_ramp_days: Annotated[float, Field(ge=0.0, le=3650.0)] = 0.0
+    """Days for customs to enforce a new ban or licence fully: a covered shipment is stopped with chance (days since imposed) / ramp (0: at once)."""
 
     @model_validator(mode="after")
     def _has_scope(self):
@@ -651,12 +734,34 @@ class Licensing(_Control):
     """Chance (0 to 1) that an application is approved; denied goods return to the supplier."""
     approval_by_destination: dict[Country, Probability] = Field(default_factory=dict)
     """Approval chance by destination country code, instead of `approval_probability`."""
+    approval_by_sector: dict[str, Probability] = Field(default_factory=dict)
+    """Approval chance by the buyer's sector (end use, e.g. defence: 0), before destination."""
+    approval_by_buyer: dict[FacilityRef, Probability] = Field(default_factory=dict)
+    """Approval chance by buying facility (end user), before sector and destination."""
+    return_probability: Probability = 0.0
+    """Chance (0 to 1) that a decision returns the application for documents; it is re-submitted and reviewed again. Denied: the rest."""
+    return_by_destination: dict[Country, Probability] = Field(default_factory=dict)
+    """Return chance by destination country code, instead of `return_probability`."""
+    resubmit_days: Distribution | None = None
+    """Calendar days an applicant takes to re-submit a returned application (default 0)."""
+    review_days_by_outcome: dict[Literal["denied", "returned"], Distribution] = Field(default_factory=dict)
+    """Own review time for denials or returns, in the units of the review time (calendar or working days)."""
 
     @model_validator(mode="after")
     def _one_review_time(self):
         if (self.review_days is None) == (self.review_working_days is None):
             given = "neither" if self.review_days is None else "both"
             raise ValueError(f"expected exactly one of review_days or review_working_days, got {given}")
+        return self
+
+    @model_validator(mode="after")
+    def _outcomes_add_up(self):
+        approvals = [self.approval_probability, *self.approval_by_destination.values(),
+                     *self.approval_by_sector.values(), *self.approval_by_buyer.values()]
+        returns = [self.return_probability, *self.return_by_destination.values()]
+        if returns and max(returns) > 0 and min(approvals) + max(returns) > 1.0 + 1e-12:
+            raise ValueError(f"expected approval + return chances of at most 1, got approval "
+                             f"{max(approvals):g} with return {max(returns):g}")
         return self
 
 
@@ -706,7 +811,7 @@ class Impose(_Event):
     control: ControlRef
     """The control (a name under `controls`)."""
     announced: dt.date | None = None
-    """The day it was announced (YYYY-MM-DD), for the record; no effect on the run."""
+    """The day it was announced (YYYY-MM-DD, not after `date`): buyers with `prebuy_on_announcement` react then."""
 
 
 class Ease(_Event):
@@ -755,6 +860,23 @@ class Suspend(_Event):
     """The day the suspension ends (YYYY-MM-DD; default: suspended until lifted or the end)."""
 
 
+class GrantGeneralLicence(_Event):
+    """A general licence: shipments it covers pass a licensing control without review."""
+
+    action: Literal["general_licence"]
+    """Event kind: general_licence."""
+    control: ControlRef
+    """The licensing control (a name under `controls`)."""
+    buyer: FacilityRef | None = None
+    """Only shipments to this buying facility (default: any buyer)."""
+    destination: Country | None = None
+    """Only shipments to this country (default: any destination)."""
+    until: dt.date | None = None
+    """The day it expires (YYYY-MM-DD; default: the end of the run)."""
+    tonnes: NonNegative | None = None
+    """Tonnes it covers in all (default: no limit)."""
+
+
 class Lift(_Event):
     """End a control (and any suspension of it)."""
 
@@ -776,22 +898,23 @@ class SetParameter(_Event):
 
 
 Event = Annotated[
-    Union[Impose, Ease, Release, ReleaseStockpile, Suspend, Lift, SetParameter],
+    Union[Impose, Ease, Release, ReleaseStockpile, Suspend, Lift, SetParameter, GrantGeneralLicence],
     Field(discriminator="action"),
 ]
 
 # Parameters the running model knows how to change mid-run, by facility type / instrument.
 _BUYING = frozenset({"policy", "expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days",
-                     "unfilled_orders", "withdraw_held_after_days"})
+                     "unfilled_orders", "withdraw_held_after_days", "adaptive_cover", "prebuy_on_announcement"})
 RUNTIME_SETTABLE: dict[str, frozenset[str]] = {
-    "mine": frozenset({"capacity_t_per_year", "utilisation", "variability", "max_stock_t"}),
-    "plant": _BUYING | {"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days"},
+    "mine": frozenset({"capacity_t_per_year", "utilisation", "variability", "max_stock_t", "allocation"}),
+    "plant": _BUYING | {"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days", "allocation"},
     "sector": _BUYING | {"units_per_year", "bom_kg_per_unit", "demand_variability"},
-    "depot": _BUYING | {"throughput_t_per_year"},
+    "depot": _BUYING | {"throughput_t_per_year", "allocation"},
     "stockpile": frozenset({"release_below_cover_days", "release_target_cover_days"}),
     "licensing": frozenset(
         {"reviewers", "review_days", "review_working_days", "approval_probability",
-         "approval_by_destination", "materials", "elements", "destinations"}
+         "approval_by_destination", "approval_by_sector", "approval_by_buyer", "return_probability",
+         "return_by_destination", "resubmit_days", "review_days_by_outcome", "materials", "elements", "destinations"}
     ),
     "quota": frozenset({"tonnes_per_period", "on_exceed", "materials", "elements", "destinations"}),
     "ban": frozenset({"on_block", "materials", "elements", "destinations"}),
@@ -913,6 +1036,12 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
                 extra = [m for m in (getattr(fac, key) or {}) if m in materials and m not in ins and not (isinstance(fac, Plant) and m == fac.output)]
                 for m in extra:
                     found.append(((("facilities", name, key, m)), f"expected a material {name!r} uses, got {m!r}"))
+        if isinstance(getattr(fac, "allocation", None), Tiers) and all_lanes_known:
+            buyers = {lane.buyer for lane in s.lanes if lane.supplier == name}
+            for buyer in fac.allocation.tiers:
+                if buyer in facilities and buyer not in buyers:
+                    found.append((("facilities", name, "allocation", "tiers", buyer),
+                                  f"expected a buyer on a lane from {name!r} ({_few(buyers)}), got {buyer!r}"))
 
     horizon = (s.start, s.end)
     seen_ids: dict[str, int] = {}
@@ -935,8 +1064,12 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
                         f"({', '.join(sorted(allowed))}), got {key!r}")))
             if all(k in allowed for k in ev.set):
                 found.extend(_revalidate(control, ev.set, ("timeline", i, "set"), s))
+        if isinstance(ev, GrantGeneralLicence) and control is not None and not isinstance(control, Licensing):
+            found.append((("timeline", i, "control"), f"expected a licensing control (a general licence replaces licence reviews), got {ev.control!r}, a {control.instrument}"))
         if isinstance(ev, Release) and control is not None and not isinstance(control, Licensing):
             found.append((("timeline", i, "control"), f"expected a licensing control (only a licence backlog can be released), got {ev.control!r}, a {control.instrument}"))
+        if isinstance(ev, Impose) and ev.announced is not None and ev.announced > ev.date:
+            found.append((("timeline", i, "announced"), f"expected a date on or before {ev.date}, got {ev.announced}"))
         if isinstance(ev, Suspend) and ev.until is not None and ev.until <= ev.date:
             found.append((("timeline", i, "until"), f"expected a date after {ev.date}, got {ev.until}"))
         if isinstance(ev, ReleaseStockpile):

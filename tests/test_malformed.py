@@ -115,7 +115,7 @@ CASES: list[tuple[str, list[str]]] = [
         "{f}:50: timeline[1].control: expected a licensing control (only a licence backlog can be released), got 'cn_licence', a quota",
     ]),
     ('28_ease_unchangeable_field.yaml', [
-        "{f}:52: timeline[1].set.exporter: expected a licensing parameter that can change mid-run (approval_by_destination, approval_probability, destinations, elements, materials, review_days, review_working_days, reviewers), got 'exporter'",
+        "{f}:52: timeline[1].set.exporter: expected a licensing parameter that can change mid-run (approval_by_buyer, approval_by_destination, approval_by_sector, approval_probability, destinations, elements, materials, resubmit_days, return_by_destination, return_probability, review_days, review_days_by_outcome, review_working_days, reviewers), got 'exporter'",
     ]),
     ('29_ease_invalid_value.yaml', [
         '{f}:57: timeline[1].set.approval_probability: expected a number <= 1, got 1.5',
@@ -298,3 +298,43 @@ def test_missing_file() -> None:
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
     assert caught.value.lines == [f"{path}: no such scenario file"]
+
+
+# Every command reports a bad scenario the same way: the loader's lines on stderr, exit 2, no traceback.
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
+    from simulator.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, err.splitlines(), out
+
+
+@pytest.mark.parametrize(("filename", "expected"), CASES, ids=[name for name, _ in CASES])
+def test_validate_and_run_give_the_loader_lines(filename: str, expected: list[str], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = MALFORMED / filename
+    code, err, out = _cli(capsys, "validate", str(path))
+    assert (code, err, out) == (2, _expected(expected, path), "")
+    code, err, out = _cli(capsys, "run", str(path), "--results", str(tmp_path), "--no-report")
+    assert (code, err, out) == (2, _expected(expected, path), "")
+    assert not any(tmp_path.iterdir())
+
+
+def test_sweep_check_and_validate_of_a_sweep_on_an_impossible_date(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = MALFORMED / "41_impossible_date.yaml"
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"name: t\nscenario: {scenario}\nreplications: 2\ndesign: grid\n"
+                     "parameters:\n  seed: [1, 2]\nmetrics: [licences_denied]\n", encoding="utf-8")
+    expected = [f"{scenario}:3: start: expected a date (YYYY-MM-DD), got '2025-13-01'"]
+    for argv in (("sweep", "--check", str(sweep)), ("validate", str(sweep)),
+                 ("run", str(scenario), "--replications", "2", "--results", str(tmp_path / "r"))):
+        assert _cli(capsys, *argv)[:2] == (2, expected), argv
+    # An impossible date in the sweep file itself is reported by its line, not raised.
+    sweep.write_text(f"name: t\nscenario: {TINY}\nreplications: 2\ndesign: grid\n"
+                     "parameters:\n  start: [2025-13-01]\nmetrics: [licences_denied]\n", encoding="utf-8")
+    for argv in (("sweep", "--check", str(sweep)), ("validate", str(sweep))):
+        code, err, _ = _cli(capsys, *argv)
+        assert code == 2 and len(err) == 1 and err[0].startswith(f"{sweep}:6: "), (argv, err)
+        assert err[0].endswith("start: expected a date (YYYY-MM-DD), got '2025-13-01'")

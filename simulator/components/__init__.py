@@ -5,8 +5,10 @@ callables for random quantities), starts its own processes, and shares a :class:
 with the others it is wired to. None of them reads YAML or knows the scenario schema.
 """
 
+from .adaptation import AdaptiveCoverRule, PrebuyRule, set_adaptive_cover, set_prebuying
+from .allocation import ALLOCATIONS
 from .clock import repeat
-from .controls import BanControl, ExportControl, LicensingControl, QuotaControl
+from .controls import BanControl, ExportControl, GeneralLicence, LicensingControl, QuotaControl
 from .depot import Depot
 from .facility import Facility, InputLine
 from .lane import Lane, Mode
@@ -19,7 +21,8 @@ from .sector import Sector
 from .stockpile import Stockpile
 
 __all__ = [
-    "Application", "BanControl", "Depot", "ExportControl", "Facility", "FixedQuantity", "InputLine", "JustInTime", "Lane",
+    "ALLOCATIONS", "AdaptiveCoverRule", "PrebuyRule", "set_adaptive_cover", "set_prebuying",
+    "Application", "BanControl", "Depot", "ExportControl", "Facility", "FixedQuantity", "GeneralLicence", "InputLine", "JustInTime", "Lane",
     "Ledger", "LicensingControl", "LicensingOffice", "MinMax", "Mine", "Mode", "Order", "OrderUpTo",
     "POLICIES", "Plant", "QuotaControl", "Sector", "Shipment", "Stockpile", "repeat",
 ]

@@ -13,8 +13,10 @@ The order in which a shipment meets controls never depends on how a scenario lis
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import simpy
@@ -25,7 +27,7 @@ from .licensing import Application, LicensingOffice
 if TYPE_CHECKING:  # pragma: no cover
     from .lane import Lane
 
-__all__ = ["ExportControl", "LicensingControl", "QuotaControl", "BanControl"]
+__all__ = ["ExportControl", "LicensingControl", "QuotaControl", "BanControl", "GeneralLicence"]
 
 Proceed = Callable[[Shipment], None]
 Refuse = Callable[[Shipment, str], None]
@@ -50,6 +52,11 @@ class ExportControl:
         self.env, self.name, self.exporter = env, name, exporter
         self.set_scope(materials, destinations, excluded_destinations)
         self.in_force = in_force
+        # Enforcement ramp: for this many days after it is imposed, a covered shipment is
+        # stopped only with probability (days since imposed) / ramp, drawn by ``uniform``.
+        self.enforcement_ramp_days = 0.0
+        self.uniform: Callable[[], float] | None = None
+        self.t_imposed = env.now
 
     def set_scope(self, materials: Collection[str], destinations: Collection[str] | None = None, excluded_destinations: Collection[str] = ()) -> None:
         """Change what the control covers; what it holds and no longer covers goes on at once."""
@@ -68,7 +75,18 @@ class ExportControl:
         )
 
     def impose(self) -> None:
+        if not self.in_force:
+            self.t_imposed = self.env.now
         self.in_force = True
+
+    def enforced(self) -> bool:
+        """Whether a covered shipment reaching customs now is stopped: always, once the
+        enforcement ramp is over; during it, with probability (days since imposed) / ramp."""
+        ramp = self.enforcement_ramp_days
+        if ramp <= 0.0:
+            return True
+        share = (self.env.now - self.t_imposed) / ramp
+        return share >= 1.0 or self.uniform() < share
 
     def lift(self) -> None:
         """Stop applying; shipments waiting at this control go on."""
@@ -102,7 +120,9 @@ class LicensingControl(ExportControl):
         self.office = office
         super().__init__(env, name, exporter, materials, **scope)
         office.on_decision = self.record
+        office.on_resubmit = self._resubmitted
         self._apps: dict[int, Application] = {}  # shipment id -> its pending application
+        self.general: list[GeneralLicence] = []
         self._lane_codes: dict = {}  # lane -> its category codes in the licences table
         self._decision_codes: dict[str, int] = {}
 
@@ -121,22 +141,55 @@ class LicensingControl(ExportControl):
         decision_code = self._decision_codes.get(decision)
         if decision_code is None:
             decision_code = self._decision_codes[decision] = table.code("decision", decision)
-        table.data.frombytes(table.pack(*codes, shipment.tonnes, app.t_applied, app.t_review_start, app.t_decided, decision_code))
+        buyer_code = table.code("buyer", lane.buyer.name)
+        table.data.frombytes(table.pack(*codes, shipment.tonnes, app.t_applied, app.t_review_start, app.t_decided,
+                                        decision_code, buyer_code, app.submission))
+
+    def _resubmitted(self, returned: Application, again: Application) -> None:
+        self._apps[again.payload.id] = again
 
     def record_pending(self) -> None:
-        """At the end of a run: record applications still queued or under review."""
-        for app in [*self.office.in_review, *self.office.queue]:
+        """At the end of a run: record applications still queued, under review or being re-submitted."""
+        for app in [*self.office.in_review, *self.office.queue, *self.office.resubmitting]:
             self.record(app, "pending at end")
 
     def submit(self, shipment: Shipment, proceed: Proceed, refuse: Refuse) -> None:
         def approve() -> None:
-            shipment.licensed_by = (*(shipment.licensed_by or ()), self)
+            shipment.cleared_by = (*(shipment.cleared_by or ()), self)
             proceed(shipment)
 
+        licence = self._general_for(shipment)
+        if licence is not None:  # shipped under a general licence: no application
+            licence.tonnes_left -= shipment.tonnes
+            approve()
+            return
+        buyer = shipment.order.lane.buyer
         app = Application(shipment.order.lane.destination, approve, lambda outcome: refuse(shipment, outcome),
-                          payload=shipment)
+                          payload=shipment, buyer=buyer.name, sector=getattr(buyer, "sector", ""))
         self._apps[shipment.id] = app
         self.office.apply(app)
+
+    def _general_for(self, shipment: Shipment) -> GeneralLicence | None:
+        if not self.general:
+            return None
+        now = self.env.now
+        self.general = [g for g in self.general if g.t_until > now and g.tonnes_left > 1e-9]
+        return next((g for g in self.general if g.covers(shipment)), None)
+
+    def grant_general(self, licence: GeneralLicence) -> int:
+        """Grant a general licence; pending applications it covers are approved at once
+        (recorded as ``general licence``), oldest first, while its tonnage lasts. Returns how many."""
+        self.general.append(licence)
+        count = 0
+        for app in sorted(self._apps.values(), key=lambda a: a.t_applied):
+            shipment = app.payload
+            if licence.covers(shipment) and self.office.withdraw(app):
+                licence.tonnes_left -= shipment.tonnes
+                app.t_decided = self.env.now
+                self.record(app, "general licence")
+                app.approve()
+                count += 1
+        return count
 
     def release(self, fraction: float = 1.0) -> int:
         """Approve the oldest ``fraction`` of the pending backlog at once ("release in volume")."""
@@ -163,6 +216,24 @@ class LicensingControl(ExportControl):
 
     def withdraw(self, shipment: Shipment) -> bool:
         return self._drop(shipment, "withdrawn") is not None
+
+
+@dataclass
+class GeneralLicence:
+    """A licence for many shipments: to one buyer facility and/or one destination (None: any),
+    until simulation time ``t_until`` and for at most ``tonnes_left`` tonnes. A covered shipment
+    passes without review; one larger than what is left needs an application."""
+
+    buyer: str | None = None
+    destination: str | None = None
+    t_until: float = math.inf
+    tonnes_left: float = math.inf
+
+    def covers(self, shipment: Shipment) -> bool:
+        lane = shipment.order.lane
+        return ((self.buyer is None or lane.buyer.name == self.buyer)
+                and (self.destination is None or lane.destination == self.destination)
+                and shipment.tonnes <= self.tonnes_left + EPS_T)
 
 
 class QuotaControl(ExportControl):

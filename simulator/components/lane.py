@@ -93,9 +93,12 @@ class Lane:
         docstring). Whether a control applies is decided each time (not when the shipment was
         sent), so one imposed, lifted or rescoped meanwhile is honoured. ``queued``: it comes
         from a quota's queue and keeps its place there if it still does not fit."""
-        licensed = shipment.licensed_by or ()
+        cleared = shipment.cleared_by or ()
         for control in self.gates:
-            if control.in_force and control.covers(self) and control not in licensed:
+            if control.in_force and control not in cleared and control.covers(self):
+                if not control.enforced():  # customs not yet enforcing: it passes this control
+                    cleared = shipment.cleared_by = (*cleared, control)
+                    continue
                 shipment.gate = control
                 control.submit(shipment, self.proceed, self._return)
                 return
@@ -156,6 +159,9 @@ class Lane:
         shipment.t_delivered = self.env.now
         self.ledger.close_shipment(shipment, "delivered", self.env.now)
         self.buyer.receive(self, shipment.tonnes)
+        adaptive = self.buyer.inputs[self.material].adaptive_cover  # the buyer learns lead times
+        if adaptive is not None and self.supplier.takes_orders:
+            adaptive.observe(self.env.now, self.env.now - shipment.order.t_first, shipment.tonnes)
 
     def _return(self, shipment: Shipment, outcome: str) -> None:
         """Denied, refused or withdrawn at the border: goods back to the supplier, the buyer is told."""
@@ -168,7 +174,7 @@ class Lane:
     def split(self, shipment: Shipment, tonnes: float) -> Shipment:
         """Split ``tonnes`` off a held shipment into a new one (e.g. what fits a quota)."""
         part = self.ledger.open_shipment(shipment.order, tonnes, shipment.t_filled)
-        part.licensed_by = shipment.licensed_by
+        part.cleared_by = shipment.cleared_by
         shipment.tonnes -= tonnes
         return part
 

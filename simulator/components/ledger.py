@@ -58,7 +58,7 @@ class Shipment:
     t_cleared: float = float("nan")
     t_delivered: float = float("nan")
     gate: Any = None  # the export control holding it now (None: not held by a control)
-    licensed_by: Any = None  # tuple of licensing controls that approved it (None: none yet)
+    cleared_by: Any = None  # tuple of controls it has cleared for good (a licence granted; None: none)
 
     @property
     def lane(self) -> "Lane":

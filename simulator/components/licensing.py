@@ -1,17 +1,19 @@
 """A licensing office: a first-come-first-served queue with ``reviewers`` parallel reviews.
 
-Each review takes a random time and ends in approval with a probability that may depend on
-the destination. The office knows nothing about shipments beyond the callbacks of each
-application, so it can be used on its own (an M/G/c queue with Bernoulli outcomes).
+Each review takes a random time and ends in one of three decisions: **approved** (granted),
+**returned** for more documents (the applicant re-submits after a delay and the application is
+reviewed again, from the back of the queue), or **denied**. The probability of each may depend on
+the end user (the buying facility), the end use (the buyer's sector) and the destination, most
+specific first. The office knows nothing about shipments beyond each application's callbacks,
+so it can be used on its own (an M/G/c queue with random outcomes).
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
-
-import math
 
 import simpy
 
@@ -19,23 +21,35 @@ __all__ = ["LicensingOffice", "Application"]
 
 
 class Application:
-    """One licence application. ``approve()`` / ``deny("denied")`` are called on decision."""
+    """One licence application. ``approve()`` / ``deny("denied")`` are called on decision;
+    ``on_return(app)`` (if given) when it is returned for documents, before re-submission."""
 
-    __slots__ = ("destination", "payload", "approve", "deny", "state", "t_applied", "t_review_start", "t_decided")
+    __slots__ = ("destination", "payload", "approve", "deny", "state", "t_applied", "t_review_start", "t_decided",
+                 "buyer", "sector", "submission", "_outcome")
 
-    def __init__(self, destination: str, approve: Callable[[], Any], deny: Callable[[str], Any], payload: Any = None):
+    def __init__(self, destination: str, approve: Callable[[], Any], deny: Callable[[str], Any], payload: Any = None,
+                 buyer: str = "", sector: str = ""):
         self.destination = destination
         self.payload = payload
         self.approve, self.deny = approve, deny
-        self.state = "new"  # queued -> reviewing -> approved | denied | released | withdrawn
+        self.buyer, self.sector = buyer, sector
+        self.state = "new"  # queued -> reviewing -> approved | returned | denied | released | withdrawn
+        self.submission = 0  # 0 for the first, n for the n-th re-submission after a return
         self.t_applied = self.t_review_start = self.t_decided = float("nan")
+        self._outcome = None
 
 
 class LicensingOffice:
     """Reviews applications FCFS with ``reviewers`` servers.
 
-    ``review_days()`` draws a review duration in calendar days; ``uniform()`` draws U(0,1)
-    for decisions. ``on_decision(app)`` is called after each decision (for records).
+    ``review_days()`` draws a review duration in calendar days; ``uniform()`` draws U(0,1) for
+    decisions. A decision approves with ``approval_probability`` (or the most specific of
+    ``approval_by_buyer``, ``approval_by_sector``, ``approval_by_destination``), returns the
+    application for documents with ``return_probability`` (likewise ``return_by_destination``),
+    and denies otherwise. ``review_days_by_outcome`` may give denials and returns their own
+    review time (then the outcome is drawn when the review starts). A returned application is
+    re-submitted after ``resubmit_days()`` (0 without it). ``on_decision(app)`` is called after
+    each decision (for records).
     """
 
     def __init__(
@@ -47,16 +61,31 @@ class LicensingOffice:
         uniform: Callable[[], float],
         approval_by_destination: Mapping[str, float] | None = None,
         on_decision: Callable[[Application], None] | None = None,
+        *,
+        return_probability: float = 0.0,
+        return_by_destination: Mapping[str, float] | None = None,
+        approval_by_sector: Mapping[str, float] | None = None,
+        approval_by_buyer: Mapping[str, float] | None = None,
+        resubmit_days: Callable[[], float] | None = None,
+        review_days_by_outcome: Mapping[str, Callable[[], float]] | None = None,
     ):
         self.env = env
         self.reviewers = reviewers
         self.review_days = review_days
         self.approval_probability = approval_probability
         self.approval_by_destination = dict(approval_by_destination or {})
+        self.approval_by_sector = dict(approval_by_sector or {})
+        self.approval_by_buyer = dict(approval_by_buyer or {})
+        self.return_probability = return_probability
+        self.return_by_destination = dict(return_by_destination or {})
+        self.resubmit_days = resubmit_days
+        self.review_days_by_outcome = dict(review_days_by_outcome or {})
         self.uniform = uniform
         self.on_decision = on_decision
+        self.on_resubmit: Callable[[Application, Application], None] | None = None  # (returned, new)
         self.queue: deque[Application] = deque()
         self.in_review: dict[Application, None] = {}  # insertion-ordered set
+        self.resubmitting: dict[Application, None] = {}  # returned, waiting to be re-submitted
 
     @property
     def busy(self) -> int:
@@ -64,10 +93,23 @@ class LicensingOffice:
 
     @property
     def pending(self) -> int:
-        return len(self.queue) + len(self.in_review)
+        """Applications not yet decided: queued, under review, or returned and not yet re-submitted."""
+        return len(self.queue) + len(self.in_review) + len(self.resubmitting)
 
-    def probability(self, destination: str) -> float:
+    def probability(self, destination: str, sector: str = "", buyer: str = "") -> float:
+        """Probability that a decision approves: by buyer, else sector, else destination, else the default."""
+        if buyer in self.approval_by_buyer:
+            return self.approval_by_buyer[buyer]
+        if sector in self.approval_by_sector:
+            return self.approval_by_sector[sector]
         return self.approval_by_destination.get(destination, self.approval_probability)
+
+    def probabilities(self, app: Application) -> tuple[float, float]:
+        """(approve, return) for ``app``; the rest of the probability denies. A return probability
+        larger than what approval leaves is cut to it."""
+        approve = self.probability(app.destination, app.sector, app.buyer)
+        ret = self.return_by_destination.get(app.destination, self.return_probability)
+        return approve, min(ret, 1.0 - approve)
 
     def apply(self, app: Application) -> None:
         app.state, app.t_applied = "queued", self.env.now
@@ -79,20 +121,30 @@ class LicensingOffice:
         self.reviewers = reviewers
         self._start_reviews()
 
+    def _draw_outcome(self, app: Application) -> str:
+        approve, ret = self.probabilities(app)
+        u = self.uniform()
+        return "approved" if u < approve else "returned" if u < approve + ret else "denied"
+
     def _start_reviews(self) -> None:
         env = self.env
+        by_outcome = self.review_days_by_outcome
         while self.queue and len(self.in_review) < self.reviewers:
             app = self.queue.popleft()
             app.state, app.t_review_start = "reviewing", env.now
             self.in_review[app] = None
-            env.timeout(self.review_days()).callbacks.append(lambda _event, app=app: self._finish(app))
+            if by_outcome:  # the time depends on the decision: draw the decision first
+                app._outcome = self._draw_outcome(app)
+                days = by_outcome.get(app._outcome, self.review_days)()
+            else:
+                days = self.review_days()
+            env.timeout(days).callbacks.append(lambda _event, app=app: self._finish(app))
 
     def _finish(self, app: Application) -> None:
-        if app.state != "reviewing":  # released while under review; its reviewer is free already
+        if app.state != "reviewing":  # released or withdrawn while under review; its reviewer is free already
             return
         del self.in_review[app]
-        approved = self.uniform() < self.probability(app.destination)
-        self._decide(app, "approved" if approved else "denied")
+        self._decide(app, app._outcome or self._draw_outcome(app))
         self._start_reviews()
 
     def _decide(self, app: Application, decision: str) -> None:
@@ -101,16 +153,38 @@ class LicensingOffice:
             self.on_decision(app)
         if decision == "denied":
             app.deny("denied")
+        elif decision == "returned":
+            self._resubmit_later(app)
         else:
             app.approve()
 
+    def _resubmit_later(self, app: Application) -> None:
+        """The applicant completes the documents and submits again: a new application (its own
+        row in the records), same callbacks, reviewed again from the back of the queue."""
+        again = Application(app.destination, app.approve, app.deny, app.payload, app.buyer, app.sector)
+        again.submission = app.submission + 1
+        again.state, again.t_applied = "resubmitting", self.env.now
+        self.resubmitting[again] = None
+        if self.on_resubmit is not None:
+            self.on_resubmit(app, again)
+        delay = self.resubmit_days() if self.resubmit_days is not None else 0.0
+        self.env.timeout(delay).callbacks.append(lambda _event: self._resubmit(again))
+
+    def _resubmit(self, app: Application) -> None:
+        if app.state != "resubmitting":  # withdrawn or released meanwhile
+            return
+        del self.resubmitting[app]
+        self.apply(app)
+
     def withdraw(self, app: Application) -> bool:
-        """Take a pending application off the queue or out of review (its reviewer is free at
-        once); False if it is not pending here."""
+        """Take a pending application off the queue, out of review (its reviewer is free at
+        once) or out of re-submission; False if it is not pending here."""
         if app.state == "queued":
             self.queue.remove(app)
         elif app.state == "reviewing":
             del self.in_review[app]
+        elif app.state == "resubmitting":
+            del self.resubmitting[app]
         else:
             return False
         app.state = "withdrawn"
@@ -125,9 +199,9 @@ class LicensingOffice:
         return min(pending, math.floor(fraction * pending + 0.5 + 1e-9))
 
     def release(self, fraction: float = 1.0) -> int:
-        """Approve the oldest ``fraction`` of pending applications at once; returns how many
-        (:meth:`released_count`)."""
-        pending = sorted([*self.in_review, *self.queue], key=lambda a: a.t_applied)
+        """Approve the oldest ``fraction`` of pending applications (queued, under review, or
+        returned and not yet re-submitted) at once; returns how many (:meth:`released_count`)."""
+        pending = sorted([*self.in_review, *self.queue, *self.resubmitting], key=lambda a: a.t_applied)
         chosen = pending[: self.released_count(fraction, len(pending))]
         if not chosen:
             return 0
@@ -135,6 +209,7 @@ class LicensingOffice:
         self.queue = deque(a for a in self.queue if a not in chosen_set)
         for app in chosen:
             self.in_review.pop(app, None)
+            self.resubmitting.pop(app, None)
         for app in chosen:
             self._decide(app, "released")
         self._start_reviews()

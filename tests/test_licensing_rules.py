@@ -1,0 +1,151 @@
+"""Licence decisions as they work in practice (issue: realistic licensing): granted, returned
+for documents or denied; cumulative shares granted by a date; general licences; end-use rules;
+an enforcement ramp; the weekly licensing table. Exact where the answer is known."""
+
+import math
+
+import numpy as np
+import pytest
+import simpy
+
+from simulator.components import Application, BanControl, LicensingOffice
+from test_core_rules import DE_RECOVERS, IMPOSE_JAN_11, NEVER_DECIDED, go, outage, world
+
+
+def _office(env, uniform, **kw) -> LicensingOffice:
+    return LicensingOffice(env, reviewers=kw.pop("reviewers", 10**6), review_days=kw.pop("review_days", lambda: 20.0),
+                           approval_probability=kw.pop("approval_probability", 0.25), uniform=uniform, **kw)
+
+
+def test_cumulative_share_granted_follows_the_analytic_curve():
+    """4,000 applications on day 0, reviews of 20 days with unlimited reviewers (no queue),
+    each decision granting with 0.25, returning with 0.5 (re-submitted 10 days later) and
+    denying with 0.25. Granted by day t: 0.25 from day 20, + 0.5 x 0.25 from day 50 (returned,
+    re-submitted on day 30, decided on day 50), + 0.25 x 0.25 from day 80, ... tending to
+    0.25 / (1 - 0.5) = 0.5. The standard error of a share near 0.4 over 4,000 is 0.008."""
+    env = simpy.Environment()
+    rng = np.random.default_rng(11)
+    office = _office(env, lambda: float(rng.random()), return_probability=0.5, resubmit_days=lambda: 10.0)
+    granted = []
+    n = 4000
+    for _ in range(n):
+        office.apply(Application("DE", lambda: granted.append(env.now), lambda _o: None))
+    env.run(until=400)
+    times = np.array(granted)
+    for day, expected in [(19, 0.0), (21, 0.25), (49, 0.25), (51, 0.375), (81, 0.4375), (400, 0.5)]:
+        assert (times <= day).sum() / n == pytest.approx(expected, abs=4 * math.sqrt(0.25 / n)), day
+
+
+def test_a_returned_application_is_resubmitted_and_reviewed_again():
+    """Approval 0.5, return 0.3: the first draw 0.6 returns it (after its 5-day review), the
+    applicant re-submits 3 days later (day 8), the second draw 0.1 approves it on day 13."""
+    env = simpy.Environment()
+    draws = iter([0.6, 0.1])
+    decisions = []
+    office = _office(env, lambda: next(draws), approval_probability=0.5, return_probability=0.3,
+                     review_days=lambda: 5.0, resubmit_days=lambda: 3.0)
+    office.on_decision = lambda app: decisions.append((app.state, app.submission, app.t_applied, app.t_decided))
+    office.apply(Application("DE", lambda: decisions.append(("goods go", env.now)), lambda _o: None))
+    env.run(until=30)
+    assert decisions == [("returned", 0, 0.0, 5.0), ("approved", 1, 8.0, 13.0), ("goods go", 13.0)]
+
+
+def test_denials_and_returns_may_take_their_own_review_time():
+    """Denials decided in 2 days, approvals in the ordinary 20: the draw 0.9 (> 0.25 + 0) denies
+    on day 2; the draw 0.1 approves on day 20."""
+    env = simpy.Environment()
+    draws = iter([0.9, 0.1])
+    office = _office(env, lambda: next(draws), review_days_by_outcome={"denied": lambda: 2.0})
+    seen = []
+    office.on_decision = lambda app: seen.append((app.state, app.t_decided))
+    for _ in range(2):
+        office.apply(Application("DE", lambda: None, lambda _o: None))
+    env.run(until=30)
+    assert sorted(seen, key=lambda s: s[1]) == [("denied", 2.0), ("approved", 20.0)]
+
+
+def test_end_user_then_end_use_then_destination():
+    """The most specific rule wins: buyer, then sector, then destination, then the default."""
+    office = _office(simpy.Environment(), lambda: 0.5, approval_by_destination={"US": 0.1},
+                     approval_by_sector={"defence": 0.0}, approval_by_buyer={"us_primes": 0.9})
+    assert office.probability("US", "defence", "us_primes") == 0.9
+    assert office.probability("US", "defence", "us_army") == 0.0
+    assert office.probability("US", "ev", "us_ev") == 0.1
+    assert office.probability("DE", "ev", "de_ev") == 0.25
+
+
+def test_an_end_use_rule_denies_one_sector_and_approves_another():
+    """Approval 1 except for the defence sector (0): every decided US defence application is
+    denied and every decided German EV one approved."""
+    control = {"c": {**NEVER_DECIDED, "review_days": 5, "reviewers": 100, "approval_by_sector": {"defence": 0.0}}}
+    data = world(("DE", "US"), control, [{**IMPOSE_JAN_11, "control": "c"}])
+    data["facilities"]["us_line"]["sector"] = "defence"
+    lic = go(data).licences
+    decided = lic[lic["decision"] != "pending at end"]
+    assert set(decided.loc[decided["sector"] == "defence", "decision"]) == {"denied"}
+    assert set(decided.loc[decided["sector"] == "ev", "decision"]) == {"approved"}
+
+
+def test_a_general_licence_passes_covered_shipments_until_it_expires():
+    """Licences are never decided from 11 January; a general licence for the German line from 10
+    February to 12 March. On 10 February its 20 pending applications are approved (recorded as
+    general licence) and it recovers on 20 February (DE_RECOVERS). Shipments from 12 March
+    (day 70) need a licence again: with 9 t on hand and 10 t at sea it makes plan on days
+    70..88 and stops from day 89 (31 March) to the end (day 119): 31 more days, 52 in all."""
+    data = world(("DE",), {"c": NEVER_DECIDED}, [{**IMPOSE_JAN_11, "control": "c"},
+                 {"date": "2025-02-10", "action": "general_licence", "control": "c", "buyer": "de_line", "until": "2025-03-12"}])
+    result = go(data)
+    assert outage(result, "de_line") == {"units_lost": 52000.0, "stopped_days": 52.0, "first_stop": "2025-01-30",
+                                         "longest_stop_days": 31.0, "recovered": ""}
+    counts = result.licences.groupby("decision").size().to_dict()
+    assert counts == {"general licence": 20, "pending at end": 20}
+
+
+def test_a_general_licence_for_another_buyer_changes_nothing():
+    data = world(("DE",), {"c": NEVER_DECIDED}, [{**IMPOSE_JAN_11, "control": "c"},
+                 {"date": "2025-01-12", "action": "general_licence", "control": "c", "destination": "US"}])
+    assert outage(go(data), "de_line")["stopped_days"] == 91.0
+
+
+def test_shipments_cleared_before_the_rule_takes_effect_travel_on():
+    """The 10 t at sea on 11 January arrive: the line makes its plan until day 28 (DE_RECOVERS'
+    first stop), and they are delivered after the control came into force."""
+    data = world(("DE",), {"c": NEVER_DECIDED}, [{**IMPOSE_JAN_11, "control": "c"}])
+    result = go(data)
+    assert outage(result, "de_line")["first_stop"] == DE_RECOVERS["first_stop"]
+    after = result.lead_times[result.lead_times["delivered"] >= "2025-01-11"]
+    assert after["tonnes"].sum() == pytest.approx(10.0)
+
+
+def test_the_enforcement_ramp_stops_a_growing_share():
+    """A ramp of 10 days from imposition on day 0, with the draw fixed at 0.5: on day 4 a
+    shipment is stopped with chance 0.4 (0.5 is not below it: it passes), on day 6 with 0.6
+    (stopped), from day 10 always."""
+    env = simpy.Environment()
+    ban = BanControl(env, "b", "CN", ["mag"])
+    ban.enforcement_ramp_days, ban.uniform = 10.0, lambda: 0.5
+    ban.impose()
+    seen = []
+    for day in (4, 6, 10, 30):
+        env.run(until=day)
+        seen.append(ban.enforced())
+    assert seen == [False, True, True, True]
+
+
+def test_weekly_table_counts_add_up_to_the_applications():
+    """licences_weekly.csv against licences.csv: the last week's cumulative counts equal the
+    table's counts; pending = submitted - granted - denied - withdrawn; shares within [0, 1]."""
+    control = {"c": {**NEVER_DECIDED, "review_days": {"dist": "uniform", "min": 5, "max": 30}, "reviewers": 3,
+                     "approval_probability": 0.5, "return_probability": 0.3, "resubmit_days": 4}}
+    result = go(world(("DE", "US"), control, [{**IMPOSE_JAN_11, "control": "c"}]))
+    weekly, lic = result.tables["licences_weekly"], result.licences
+    last = weekly.groupby("destination").tail(1).set_index("destination")
+    for dest, rows in lic.groupby("destination"):
+        first = rows[rows["submission"] == 0]
+        assert last.loc[dest, "cumulative_submitted"] == len(first)
+        assert last.loc[dest, "cumulative_granted"] == rows["decision"].isin(["approved", "released", "general licence"]).sum()
+    assert (weekly["pending"] == weekly["cumulative_submitted"] - weekly["cumulative_granted"]
+            - weekly.groupby(["exporter", "destination", "sector"])[["denied", "withdrawn"]].cumsum().sum(axis=1)).all()
+    shares = weekly["share_granted"].dropna()
+    assert ((shares >= 0) & (shares <= 1)).all() and len(shares) > 0
+    assert weekly["returned"].sum() == (lic["decision"] == "returned").sum() > 0
