@@ -13,13 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
-from .loading import ScenarioError, load_scenario
+from .loading import ScenarioError, load_scenario, peek_yaml
 from .model import MassBalanceError
 from .results import OutputExistsError, format_summary, write_run
 from .runner import run, version
-from .scenario import Scenario
 
 __all__ = ["main", "bundled_scenarios_dir"]
 
@@ -191,10 +188,7 @@ def _cmd_compare(args) -> int:
 
 def _is_sweep_file(name: str) -> bool:
     """A sweep file names a base scenario and parameters (cheap look at the top-level keys)."""
-    try:
-        data = yaml.safe_load(Path(name).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False
+    data = peek_yaml(name)  # the loader's own reader: an impossible date must not escape as ValueError
     return isinstance(data, dict) and "scenario" in data and ("parameters" in data or "design" in data)
 
 
@@ -224,19 +218,19 @@ def _cmd_list(_args) -> int:
         return 2
     width = max(len(f.stem) for f in files)
     for f in files:
-        try:
-            data = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
-            text = str(data.get("description", "")).strip().splitlines()
-        except yaml.YAMLError:
+        data = peek_yaml(f)
+        if isinstance(data, dict):
+            text = str(data.get("description") or "").strip().splitlines()
+        else:
             text = ["(unreadable YAML: run resim validate)"]
         print(f"{f.stem:<{width}}  {text[0] if text else ''}")
     return 0
 
 
 def _cmd_schema(_args) -> int:
-    schema = Scenario.model_json_schema(by_alias=True)
-    schema["title"] = "resim scenario"
-    print(json.dumps(schema, indent=2))
+    from .schema_export import scenario_json_schema  # of scenario files, derived ones too
+
+    print(json.dumps(scenario_json_schema(), indent=2))
     return 0
 
 
@@ -265,11 +259,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if report is not None and isinstance(err, report.ReportError):
             print(err, file=sys.stderr)
             return 2
-        from .sweep import SweepInterrupted
+        from .sweep import SweepFailed, SweepInterrupted
 
         if isinstance(err, SweepInterrupted):
             print(err, file=sys.stderr)
             return 130
+        if isinstance(err, SweepFailed):  # every run lost or raised: nothing to summarise
+            print(f"error: {err}", file=sys.stderr)
+            return 1
         raise
 
 

@@ -753,6 +753,19 @@ def read_text_file(path: Path, kind: str, error: type[ScenarioError] = ScenarioE
         raise error([f"{path}: cannot read {kind} file: {err}"]) from None
 
 
+def peek_yaml(path: str | Path) -> Any:
+    """A YAML file's plain data for a quick look (is it a sweep file? its description?), or
+    ``None`` if it cannot be read. Never raises: reading it for real reports its problems.
+
+    It goes through the same safe reader as :func:`load_scenario`, so a value that only looks
+    like a date (``2025-13-01``) stays text instead of escaping as a ``ValueError``.
+    """
+    try:
+        return _read_yaml(Path(path).read_text(encoding="utf-8"), str(path))[0]
+    except (OSError, UnicodeDecodeError, ScenarioError, yaml.YAMLError, ValueError, RecursionError):
+        return None
+
+
 def load_scenario(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Scenario:
     """Read and validate a scenario file. ``overrides`` are ``dotted.path=value`` strings."""
     path = Path(path)

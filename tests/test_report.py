@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -221,18 +220,15 @@ def test_not_a_sweep_folder(tmp_path):
 # --------------------------------------------------------------------------------- a large world
 
 
-def test_large_run_report_limits_panels_and_is_quick(tmp_path):
+def test_large_run_report_limits_panels(tmp_path):
     scenario = ROOT / "scenarios" / "licensing_2025.yaml"
     if not scenario.exists():
         pytest.skip("scenarios/licensing_2025.yaml not present")
     folder = write_run(run(load_scenario(scenario)), out=tmp_path / "lic")
-    started = time.perf_counter()
     html = build_run_report(folder)
-    seconds = time.perf_counter() - started
     refs = assert_refs_exist(html)
     for name in ("production.png", "cover.png", "flows.png", "lead_times.png", "licensing.png"):
         assert name in refs
-    assert seconds < 20, f"report took {seconds:.1f} s"
     img = mpimg.imread(folder / "production.png")
     assert img.shape[0] < 1400  # at most 12 panels (4 rows of 3) per figure
 

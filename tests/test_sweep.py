@@ -232,6 +232,53 @@ def test_a_run_that_raises_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypat
     assert again["error"].isna().all() and again.attrs["info"]["ran"] == 2
 
 
+def test_a_sweep_in_which_every_run_raises_raises(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from simulator.sweep import SweepFailed, replicate
+
+    def broken(task, overrides):
+        raise RuntimeError("no scenario today")
+
+    monkeypatch.setattr(sys.modules["simulator.sweep.tasks"], "_scenario_for", broken)
+    path = write_sweep(tmp_path, GRID)
+    with pytest.raises(SweepFailed) as caught:
+        sweep(path, out=tmp_path / "out", workers=1)
+    assert (caught.value.total, caught.value.failed, caught.value.lost) == (12, 12, 0)
+    assert str(caught.value).startswith("all 12 runs failed (12 raised an error); first error: RuntimeError: no scenario today")
+    with pytest.raises(SweepFailed, match="all 3 runs failed"):
+        replicate(TINY, 3, overrides={"horizon_days": 80}, workers=1, out=tmp_path / "reps")
+    # The CLI: exit 1 and one line on stderr, no traceback, for a sweep and for replications.
+    for argv in (["sweep", str(path), "--workers", "1", "--out", str(tmp_path / "cli"), "--quiet"],
+                 ["run", str(TINY), "--replications", "2", "--set", "horizon_days=80", "--workers", "1",
+                  "--out", str(tmp_path / "cli-reps"), "--quiet"]):
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: all ") and "RuntimeError: no scenario today" in err[0]
+
+
+def test_a_script_without_a_main_guard_gets_told_to_add_one(tmp_path):
+    """Worker processes (spawn, forkserver) import the script again: without the guard each of
+    them starts a sweep of its own while starting up and dies; every run is lost."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "from simulator.sweep import LocalExecutor, replicate\n"
+        f"runs = replicate({str(TINY)!r}, 2, seed=1, overrides={{'horizon_days': 80}}, out={str(tmp_path / 'out')!r},\n"
+        "                 executor=LocalExecutor(workers=2, start_method='spawn'))\n"
+        "print('returned', len(runs), 'rows')\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "returned" not in done.stdout
+    raised = [line for line in done.stderr.splitlines() if line.startswith("simulator.sweep.errors.SweepFailed: ")]
+    assert len(raised) == 1, done.stderr
+    assert ": all 2 runs failed (2 lost with their worker); first error: BrokenProcessPool: " in raised[0]
+    assert raised[0].endswith("(the worker processes died; a script that runs sweeps or replications on several "
+                              "processes must make the call under `if __name__ == \"__main__\":`, as Python's "
+                              f"multiprocessing documentation requires, or use workers=1) (results in {tmp_path / 'out'})")
+
+
 def test_csv_when_pyarrow_is_missing(tmp_path):
     plan = plan_sweep(write_sweep(tmp_path, GRID))
     runs, _ = execute(plan, tmp_path / "out", LocalExecutor(1), progress=False, parquet=False)
@@ -249,10 +296,38 @@ def test_summary_statistics():
     s = summarise(runs, [], ["m"]).set_index("point_id")
     assert s.loc[0, "n"] == 4 and s.loc[0, "mean"] == 2.5
     assert s.loc[0, "sd"] == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
-    half = 3.182446305284263 * s.loc[0, "sd"] / 2  # t(0.975, 3)
-    assert (s.loc[0, "ci95_low"], s.loc[0, "ci95_high"]) == pytest.approx((2.5 - half, 2.5 + half))
+    assert 1.0 <= s.loc[0, "ci95_low"] < 2.5 < s.loc[0, "ci95_high"] <= 4.0  # bootstrap: within the values
     assert (s.loc[0, "p10"], s.loc[0, "p50"], s.loc[0, "p90"]) == pytest.approx((1.3, 2.5, 3.7))
-    assert s.loc[1, "n"] == 1 and s.loc[1, "mean"] == 5.0 and math.isnan(s.loc[1, "ci95_low"])
+    # one value: no interval (one run says nothing about its spread)
+    assert s.loc[1, "n"] == 1 and s.loc[1, "mean"] == 5.0 and np.isnan(s.loc[1, "ci95_low"]) and np.isnan(s.loc[1, "ci95_high"])
+
+
+def test_confidence_interval_of_a_non_negative_quantity_is_not_negative():
+    """A Student t interval of [0, 0, 0, 0, 10] is about [-3.6, 7.6]: days stopped cannot be negative."""
+    from simulator.sweep.summary import mean_ci95
+
+    def table(values_by_point):
+        rows = [{"point_id": p, "replication": r, "seed": 0, "m": v, "wall_seconds": 0.1, "error": None}
+                for p, values in enumerate(values_by_point) for r, v in enumerate(values)]
+        return summarise(pd.DataFrame(rows), [], ["m"]).set_index("point_id")
+
+    skewed = [0.0, 0.0, 0.0, 0.0, 10.0]
+    s = table([skewed, [3.0, 1.0, 4.0, 1.0, 5.0], [7.0, 7.0, 7.0], [np.nan, np.nan]])
+    low, high, mean = s.loc[0, "ci95_low"], s.loc[0, "ci95_high"], s.loc[0, "mean"]
+    assert mean == 2.0 and 0.0 <= low <= mean <= high <= 10.0 and high > low
+    assert (s.loc[2, "ci95_low"], s.loc[2, "ci95_high"]) == (7.0, 7.0)  # all equal: the point value
+    assert math.isnan(s.loc[3, "ci95_low"]) and s.loc[3, "n"] == 0
+    # Reproducible, and a point's interval depends only on its own values.
+    again = table([skewed])
+    assert (again.loc[0, "ci95_low"], again.loc[0, "ci95_high"]) == (low, high)
+    assert tuple(mean_ci95([np.array(skewed)])[0]) == (low, high)
+    # Many points and metrics at once (vectorised): every bound within the values, every interval around the mean.
+    rng = np.random.default_rng(5)
+    samples = [rng.exponential(3.0, size=10) * (rng.random(10) < 0.3) for _ in range(4000)]
+    ci = mean_ci95(samples)
+    means = np.array([v.mean() for v in samples])
+    assert (ci[:, 0] >= 0).all() and (ci[:, 0] <= means).all() and (means <= ci[:, 1]).all()
+    assert np.array_equal(ci[:7], mean_ci95(samples[:7]))
 
 
 # --------------------------------------------------------------------------- errors

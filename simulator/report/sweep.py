@@ -12,6 +12,7 @@ import pandas as pd
 
 from .. import plots
 from ..plots import MAX_PANELS
+from ..sweep.summary import mean_ci95
 from .data import MAX_FIGURES, REPORT_NAME, ReportError, _chunks, _read_json, _suffix
 from .html import Chart, Section, _page, _table, _write
 
@@ -32,24 +33,24 @@ def _read_runs(folder: Path) -> pd.DataFrame:
 
 
 def _ci95(values: np.ndarray) -> tuple[float, float, float, int]:
-    from scipy import stats
-
+    """Mean, 95% bootstrap percentile interval of the mean (as summary.csv), number of values."""
     v = values[~np.isnan(values)]
-    n = len(v)
-    if n == 0:
+    if len(v) == 0:
         return math.nan, math.nan, math.nan, 0
-    mean = float(v.mean())
-    if n == 1:
-        return mean, math.nan, math.nan, 1
-    half = float(stats.t.ppf(0.975, n - 1)) * float(v.std(ddof=1)) / math.sqrt(n)
-    return mean, mean - half, mean + half, n
+    low, high = mean_ci95([v])[0]
+    return float(v.mean()), float(low), float(high), len(v)
 
 
 def _point_stats(ok: pd.DataFrame, parameters: list[str], metric: str) -> pd.DataFrame:
-    rows = []
+    rows, samples = [], []
     for point_id, g in ok.groupby("point_id", sort=True):
-        mean, low, high, n = _ci95(pd.to_numeric(g[metric], errors="coerce").to_numpy(float))
-        rows.append({"point_id": point_id, **{p: g[p].iloc[0] for p in parameters}, "mean": mean, "low": low, "high": high, "n": n})
+        v = pd.to_numeric(g[metric], errors="coerce").to_numpy(float)
+        v = v[~np.isnan(v)]
+        samples.append(v)
+        rows.append({"point_id": point_id, **{p: g[p].iloc[0] for p in parameters},
+                     "mean": float(v.mean()) if len(v) else math.nan, "n": len(v)})
+    for row, (low, high) in zip(rows, mean_ci95(samples)):  # every point's interval in one call
+        row.update(low=float(low), high=float(high))
     return pd.DataFrame(rows)
 
 
@@ -89,7 +90,7 @@ def _sweep_one(ok, runs, parameter, metrics, out) -> list[Chart]:
         axes[0].legend(fontsize=7.5, loc="best")
         charts.append(Chart(plots.save(fig, out / f"sweep_metrics{_suffix(k)}.png").name, f"Metrics against {parameter}",
                             "Each panel: the mean of a metric over replications at each value (line), its 95% confidence "
-                            "interval (band, Student t) and the single runs (grey)."))
+                            "interval (band, bootstrap percentile) and the single runs (grey)."))
     return charts
 
 

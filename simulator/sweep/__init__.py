@@ -22,7 +22,7 @@ from __future__ import annotations
 # Re-exported: the CLI, tests and benchmarks use these names from simulator.sweep.
 from .api import _finish, _replications_folder, _results_folder, execute, replicate, sweep  # noqa: F401
 from .design import _from_unit, design_points  # noqa: F401
-from .errors import KEY_COLUMNS, TAIL_COLUMNS, SweepError, SweepInterrupted  # noqa: F401
+from .errors import KEY_COLUMNS, TAIL_COLUMNS, SweepError, SweepFailed, SweepInterrupted  # noqa: F401
 from .executors import DaskExecutor, Executor, LocalExecutor, available_cores, make_executor  # noqa: F401
 from .plan import Plan, metric_names, plan_replications, plan_sweep  # noqa: F401
 from .progress import Progress  # noqa: F401
@@ -32,6 +32,6 @@ from .store import ResultStore  # noqa: F401
 from .summary import format_replications, format_sweep, summarise  # noqa: F401
 from .tasks import Task, _batches, keep_representative, run_task  # noqa: F401
 
-__all__ = ["sweep", "replicate", "SweepSpec", "SweepError", "SweepInterrupted", "Plan", "load_sweep", "plan_sweep",
+__all__ = ["sweep", "replicate", "SweepSpec", "SweepError", "SweepFailed", "SweepInterrupted", "Plan", "load_sweep", "plan_sweep",
            "plan_replications", "execute", "summarise", "LocalExecutor", "DaskExecutor", "make_executor",
            "format_replications", "format_sweep", "KEY_COLUMNS"]

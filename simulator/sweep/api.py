@@ -10,11 +10,12 @@ import shutil
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import pandas as pd
 
-from .errors import KEY_COLUMNS, TAIL_COLUMNS, SweepError, SweepInterrupted
+from .errors import KEY_COLUMNS, TAIL_COLUMNS, SweepError, SweepFailed, SweepInterrupted
 from .executors import Executor, make_executor
 from .plan import Plan, _json_value, plan_replications, plan_sweep
 from .progress import Progress
@@ -63,7 +64,9 @@ def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: boo
 
     ``keep_runs``: also write the full run folders of replications 0..keep_runs-1 under
     ``folder/replications/`` (the workers must see ``folder``: local processes, or a Dask
-    cluster on a shared file system)."""
+    cluster on a shared file system).
+
+    Raises :class:`SweepFailed` (after saving what was recorded) if not one run succeeded."""
     folder = Path(folder)
     _check_folder(plan, folder, fresh)
     folder.mkdir(parents=True, exist_ok=True)
@@ -92,7 +95,7 @@ def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: boo
             for task, rows, err in executor.map_unordered(run_task, tasks):
                 if err is not None:
                     info["lost"] += len(task.runs)
-                    info["lost_error"] = f"{type(err).__name__}: {err}"
+                    info["lost_error"] = info["lost_error"] or _lost_reason(err)
                     bar.update(0, len(task.runs))
                     continue
                 for row in rows:
@@ -107,8 +110,29 @@ def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: boo
             store.compact()
             raise SweepInterrupted(folder, info["skipped"] + info["ran"], plan.runs) from None
     info["seconds"] = time.perf_counter() - started
-    table = store.compact()
-    return _this_plan(table, plan), info
+    table = _this_plan(store.compact(), plan)
+    _check_some_ran(plan, table, info, folder)
+    return table, info
+
+
+def _lost_reason(err: BaseException) -> str:
+    """Why a batch never came back, in one line; a broken pool says what usually breaks it."""
+    text = " ".join(f"{type(err).__name__}: {err}".split()).rstrip(".")
+    if isinstance(err, BrokenProcessPool):
+        text += (' (the worker processes died; a script that runs sweeps or replications on several processes '
+                 'must make the call under `if __name__ == "__main__":`, as Python\'s multiprocessing '
+                 'documentation requires, or use workers=1)')
+    return text
+
+
+def _check_some_ran(plan: Plan, table: pd.DataFrame, info: dict, folder: Path) -> None:
+    """Raise :class:`SweepFailed` if not one run of the plan succeeded (lost or raised, all of them)."""
+    if plan.runs == 0 or (len(table) and table["error"].isna().any()):
+        return
+    failed = int(table["error"].notna().sum()) if len(table) else 0
+    first = str(table["error"].dropna().iloc[0]) if failed else None
+    first = info["lost_error"] or first or "no run was done"
+    raise SweepFailed(folder, plan.runs, failed, plan.runs - failed, " ".join(first.split()))
 
 
 def _this_plan(table: pd.DataFrame, plan: Plan) -> pd.DataFrame:
@@ -163,7 +187,8 @@ def sweep(path: str | Path, *, workers: int | None = None, executor: str | Execu
     (``summary.csv``, ``sensitivity.csv``). ``table.attrs`` holds the folder, the parameter and
     metric column names and counts of this call (``info``).
     ``executor``: "local" (processes; ``workers`` default all cores), "dask" (a local cluster,
-    or ``scheduler="tcp://host:8786"``) or an :class:`Executor`."""
+    or ``scheduler="tcp://host:8786"``) or an :class:`Executor`.
+    Raises :class:`SweepFailed` if every run was lost (a worker died) or raised."""
     plan = plan_sweep(path, overrides)
     folder = _results_folder(plan, results, out)
     own = not isinstance(executor, Executor)
@@ -182,7 +207,8 @@ def replicate(scenario: str | Path, replications: int, *, seed: int | None = Non
               overrides: Iterable[str] | Mapping[str, Any] = (), workers: int | None = None,
               executor: str | Executor = "local", scheduler: str | None = None, results: str | Path = "results",
               out: str | Path | None = None, progress: bool = False) -> pd.DataFrame:
-    """``replications`` runs of a scenario with child seeds of ``seed``; one row per run."""
+    """``replications`` runs of a scenario with child seeds of ``seed``; one row per run.
+    Raises :class:`SweepFailed` if every run was lost (a worker died) or raised."""
     plan = plan_replications(scenario, replications, seed, overrides)
     folder = _replications_folder(plan, results, out)
     own = not isinstance(executor, Executor)

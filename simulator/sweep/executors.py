@@ -39,10 +39,15 @@ class Executor:
 
 
 class LocalExecutor(Executor):
-    """Local processes (concurrent.futures); ``workers=1`` runs in this process."""
+    """Local processes (concurrent.futures); ``workers=1`` runs in this process.
 
-    def __init__(self, workers: int | None = None):
+    ``start_method``: how worker processes start ("forkserver", the default, or "spawn"; see
+    :mod:`multiprocessing`). Both import the calling script again in each worker, so a script
+    must make its sweep call under ``if __name__ == "__main__":``."""
+
+    def __init__(self, workers: int | None = None, start_method: str = "forkserver"):
         self.workers = max(1, workers or available_cores())
+        self.start_method = start_method
         self._pool: cf.ProcessPoolExecutor | None = None
 
     def map_unordered(self, fn, tasks):
@@ -51,8 +56,9 @@ class LocalExecutor(Executor):
                 yield task, fn(task), None
             return
         if self._pool is None:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["simulator.sweep", "simulator.runner"])
+            ctx = multiprocessing.get_context(self.start_method)
+            if self.start_method == "forkserver":
+                ctx.set_forkserver_preload(["simulator.sweep", "simulator.runner"])
             self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
         futures = {self._pool.submit(fn, task): task for task in tasks}
         for future in cf.as_completed(futures):
