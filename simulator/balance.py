@@ -11,7 +11,8 @@ Three checks from independent sources, run at the end of every run (:meth:`Model
 - **conversions**: what a plant used of each input = recipe x tonnes it started (from the
   batches table), and what it started = what it finished + work in process; what a sector used
   = bill of materials x units it made (from the production table), with the recipe or bill in
-  force when each row was written.
+  force when each row was written. A sector with firms is checked as one facility, and its
+  stock, opening stock and inputs used must also be the sums of its firms'.
 
 A failure is a bug in the simulator (never a user error) and raises :class:`MassBalanceError`
 naming the facility and material.
@@ -116,6 +117,7 @@ def facility_problems(facilities: dict, records, conversions: dict[str, list[tup
             if _off(inflow - outflow, fac.stock.get(m, 0.0), max(inflow, outflow)):
                 problems.append(f"{name}: {m}: opening + made + received + returned - sent - used = "
                                 f"{inflow - outflow:.9g} t, but {fac.stock.get(m, 0.0):.9g} t on hand")
+        problems.extend(_firm_problems(name, fac))
         history = conversions.get(name)
         if history is None:
             continue
@@ -132,6 +134,23 @@ def facility_problems(facilities: dict, records, conversions: dict[str, list[tup
             if _off(started, finished):
                 problems.append(f"{name}: {fac.output}: started {started:.9g} t in batches, but made "
                                 f"{fac.made_t.get(fac.output, 0.0):.9g} t + {fac.wip_t:.9g} t in process")
+    return problems
+
+
+def _firm_problems(name: str, fac) -> list[str]:
+    """A sector with firms: its stock, opening stock and inputs used must be the sums of its
+    firms' (kept separately as each firm's stock changes)."""
+    firms = getattr(fac, "firms", None)
+    if not firms:
+        return []
+    problems = []
+    for books in ("stock", "initial_t", "used_t"):
+        total = getattr(fac, books)
+        for m in sorted(set(total).union(*(getattr(f, books) for f in firms))):
+            summed = sum(getattr(f, books).get(m, 0.0) for f in firms)
+            if _off(summed, total.get(m, 0.0), max(fac.initial_t.get(m, 0.0), fac.used_t.get(m, 0.0))):
+                problems.append(f"{name}: {m}: {books} of its firms sum to {summed:.9g} t, but the facility has "
+                                f"{total.get(m, 0.0):.9g} t")
     return problems
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["RunInfo", "shortages", "plant_starvation", "lead_times", "lead_time_stats", "flows_monthly",
-           "licences", "licences_weekly", "production_daily", "inventory_daily", "events", "headline", "summary"]
+           "licences", "licences_weekly", "production_daily", "shortages_firms", "production_firms_daily", "inventory_daily", "events", "headline", "summary"]
 
 STOP_TOLERANCE = 1e-9  # a day short by more than this share of plan counts as stopped
 
@@ -84,7 +84,13 @@ def _outages(times: np.ndarray, short: np.ndarray, step_days: float, info: RunIn
     }
 
 
-def shortages(production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+def _short(g: pd.DataFrame) -> np.ndarray:
+    """Rows (days) that made less than plan."""
+    planned = g["planned_units"].to_numpy()
+    return (g["produced_units"].to_numpy() < planned * (1 - STOP_TOLERANCE)) & (planned > 0)
+
+
+def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per demand facility.
 
     Columns: ``facility``; ``sector``; ``country``; ``unit`` (what a unit is); ``units_planned``
@@ -92,11 +98,20 @@ def shortages(production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     backorders, what was still not made at the end); ``share_lost`` = lost / planned;
     ``stopped_days``: days that made less than plan; ``first_stop``: first such day (ISO date,
     empty if none); ``longest_stop_days``: longest run of such days; ``recovered``: first day
-    back at plan after the last stop (empty if never stopped or still stopped at the end).
+    back at plan after the last stop (empty if never stopped or still stopped at the end);
+    ``share_firm_days_stopped``: stopped days / days in the horizon.
+
+    A sector with firms (rows of ``firm_production``) counts stops firm by firm: a firm is
+    stopped on a day it makes less than its own plan. ``stopped_days`` = firm-days stopped /
+    number of firms; ``share_firm_days_stopped`` = firm-days stopped / firm-days;
+    ``first_stop``: first day any firm stopped; ``longest_stop_days``: the longest stop of any
+    firm; ``recovered``: first day every firm is back at plan after the last day any firm was
+    stopped (empty if never stopped or a firm is still stopped at the end).
     """
     rows = []
     prod = production[production["t"] >= info.t_start - 1e-9]
     groups = dict(tuple(prod.groupby("facility", observed=True))) if len(prod) else {}
+    by_firm = _firm_groups(firm_production, info)
     for name, meta in info.facilities.items():
         if meta["kind"] != "sector":
             continue
@@ -104,18 +119,74 @@ def shortages(production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
         if g is None or g.empty:
             planned = produced = 0.0
             stops = _outages(np.array([]), np.array([], dtype=bool), 1.0, info)
+            days = 0
         else:
             g = g.sort_values("t")
             planned, produced = float(g["planned_units"].sum()), float(g["produced_units"].sum())
-            short = (g["produced_units"].to_numpy() < g["planned_units"].to_numpy() * (1 - STOP_TOLERANCE)) & (g["planned_units"].to_numpy() > 0)
-            stops = _outages(g["t"].to_numpy(), short, 1.0, info)
+            stops = _outages(g["t"].to_numpy(), _short(g), 1.0, info)
+            days = len(g)
+        share_stopped = stops["stopped_days"] / days if days else 0.0
+        if name in by_firm:
+            stops, share_stopped = _firm_outages(by_firm[name], info)
         lost = max(0.0, planned - produced)
         rows.append({
             "facility": name, "sector": meta.get("sector", ""), "country": meta["country"], "unit": meta.get("unit", "units"),
             "units_planned": planned, "units_produced": produced, "units_lost": lost,
-            "share_lost": lost / planned if planned > 0 else 0.0, **stops,
+            "share_lost": lost / planned if planned > 0 else 0.0, **stops, "share_firm_days_stopped": share_stopped,
         })
     columns = ["facility", "sector", "country", "unit", "units_planned", "units_produced", "units_lost", "share_lost",
+               "stopped_days", "first_stop", "longest_stop_days", "recovered", "share_firm_days_stopped"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _firm_groups(firm_production: pd.DataFrame | None, info: RunInfo) -> dict[str, pd.DataFrame]:
+    """Each sector's firm rows from the start date on, sorted by day then firm."""
+    if firm_production is None or not len(firm_production):
+        return {}
+    rows = firm_production[firm_production["t"] >= info.t_start - 1e-9]
+    return {name: g.sort_values(["t", "firm"], kind="stable") for name, g in rows.groupby("facility", observed=True)}
+
+
+def _firm_outages(g: pd.DataFrame, info: RunInfo) -> tuple[dict, float]:
+    """A sector's stop columns from its firms' rows (see :func:`shortages`)."""
+    n = int(g["firm"].nunique())
+    short = _short(g).reshape(-1, n)  # day x firm
+    times = g["t"].to_numpy()[::n]
+    per_firm = [_outages(times, short[:, i], 1.0, info) for i in range(n)]
+    anyone = _outages(times, short.any(axis=1), 1.0, info)
+    firm_days = float(short.sum())
+    firsts = [o["first_stop"] for o in per_firm if o["first_stop"]]
+    stops = {
+        "stopped_days": firm_days / n,
+        "first_stop": min(firsts) if firsts else "",
+        "longest_stop_days": max(o["longest_stop_days"] for o in per_firm),
+        "recovered": anyone["recovered"],
+    }
+    return stops, firm_days / short.size if short.size else 0.0
+
+
+def shortages_firms(firm_production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+    """One row per firm of each sector with firms (none for sectors without).
+
+    Columns: ``facility``; ``firm`` (1, 2, ...); ``share`` of the sector's output; ``cover_days``
+    (its target cover, days of its own use, as drawn); ``units_planned`` and ``units_produced``
+    over the horizon; ``units_lost`` = planned - produced; ``share_lost`` = lost / planned;
+    ``stopped_days``: days it made less than its plan; ``first_stop`` (ISO date, empty if none);
+    ``longest_stop_days``; ``recovered``: first day back at plan after its last stop (empty if
+    never stopped or still stopped at the end).
+    """
+    rows = []
+    for name, g in _firm_groups(firm_production, info).items():
+        firms = info.facilities.get(name, {}).get("firms", [])
+        for firm, f in g.groupby("firm", sort=True):
+            planned, produced = float(f["planned_units"].sum()), float(f["produced_units"].sum())
+            lost = max(0.0, planned - produced)
+            share, cover = firms[int(firm) - 1] if int(firm) <= len(firms) else (math.nan, math.nan)
+            rows.append({"facility": name, "firm": int(firm), "share": share, "cover_days": cover,
+                         "units_planned": planned, "units_produced": produced, "units_lost": lost,
+                         "share_lost": lost / planned if planned > 0 else 0.0,
+                         **_outages(f["t"].to_numpy(), _short(f), 1.0, info)})
+    columns = ["facility", "firm", "share", "cover_days", "units_planned", "units_produced", "units_lost", "share_lost",
                "stopped_days", "first_stop", "longest_stop_days", "recovered"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -352,6 +423,17 @@ def production_daily(production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     return pd.DataFrame({
         "date": info.date_categories(prod["t"]), "facility": prod["facility"].to_numpy(),
         "planned_units": prod["planned_units"].to_numpy(), "produced_units": prod["produced_units"].to_numpy(),
+    })
+
+
+def production_firms_daily(firm_production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+    """Daily output of each firm of the sectors with firms: ``date``, ``facility``, ``firm``
+    (1, 2, ...), ``planned_units`` (its share of the day's plan), ``produced_units``."""
+    prod = firm_production[firm_production["t"] >= info.t_start - 1e-9]
+    return pd.DataFrame({
+        "date": info.date_categories(prod["t"]), "facility": prod["facility"].to_numpy(),
+        "firm": prod["firm"].to_numpy(), "planned_units": prod["planned_units"].to_numpy(),
+        "produced_units": prod["produced_units"].to_numpy(),
     })
 
 

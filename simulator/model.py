@@ -149,13 +149,27 @@ class Model:
         if isinstance(spec, sp.Sector):
             return c.Sector(env, name, spec.country, spec.units_per_year, spec.bom_kg_per_unit, spec.sector,
                             spec.unmet_demand, spec.catchup_factor, self.sampler(spec.demand_variability, name, "demand"),
-                            ledger=ledger, **self._buyer_args(spec))
+                            ledger=ledger, firms=self._firms(name, spec.firms),
+                            catch_up=c.CatchUpRule(**spec.catch_up.model_dump()) if spec.catch_up else None,
+                            **self._buyer_args(spec))
         if isinstance(spec, sp.Depot):
             return c.Depot(env, name, spec.country, spec.throughput_t_per_year, ledger=ledger, **self._buyer_args(spec))
         if isinstance(spec, sp.Stockpile):
             return c.Stockpile(env, name, spec.country, spec.stock_t, spec.release_below_cover_days,
                                spec.release_target_cover_days, ledger=ledger)
         raise TypeError(f"no component for {type(spec).__name__}")  # pragma: no cover
+
+    def _firms(self, name: str, spec: sp.Firms | None) -> list[tuple[float, float]] | None:
+        """(share, cover days) per firm: covers drawn from the facility's own stream ``(name,
+        "firms")``, so no other component's random numbers change."""
+        if spec is None:
+            return None
+        shares = list(spec.shares) if spec.shares is not None else [1.0 / spec.count] * spec.count
+        if isinstance(spec.cover_days, list):
+            covers = [float(v) for v in spec.cover_days]
+        else:
+            covers = [float(v) for v in spec.cover_days.draw(self.streams.generator(name, "firms"), spec.count)]
+        return list(zip(shares, covers))
 
     @staticmethod
     def _conversion(fac) -> dict[str, float]:
@@ -308,7 +322,7 @@ class Model:
 
     def _settle_lead_times(self) -> None:
         for facility in self.facilities.values():
-            for line in facility.inputs.values():
+            for line in facility.input_lines():
                 if line.adaptive_cover is not None:
                     line.adaptive_cover.settle()
 
@@ -316,7 +330,7 @@ class Model:
         """An ``impose`` is announced: buyers' inputs it concerns pre-buy until it takes effect."""
         control, t_effect = self.controls[event.control], self.time_of(event.date)
         buyers = sorted({f"{line.facility.name} {line.material}" for facility in self.facilities.values()
-                         for line in facility.inputs.values()
+                         for line in facility.input_lines()
                          if line.prebuying is not None and line.prebuying.announced(control, t_effect)})
         if buyers:
             self._record_event("announce", event.control, f"in force from {event.date}; pre-buying: {', '.join(buyers)}")
@@ -379,12 +393,12 @@ class Model:
         elif field == "allocation":
             facility.allocation = self._allocation(new)
         elif field == "adaptive_cover":  # the lead time learned so far is kept
-            for line in facility.inputs.values():
+            for line in facility.input_lines():
                 c.set_adaptive_cover(line, self._adaptive(new))
                 if line.adaptive_cover is not None and self.env.now >= self.t_start:
                     line.adaptive_cover.settle()
         elif field == "prebuy_on_announcement":
-            for line in facility.inputs.values():
+            for line in facility.input_lines():
                 c.set_prebuying(line, self._prebuy(new))
         else:
             setattr(facility, field, new)

@@ -95,6 +95,9 @@ class Records:
         })
         # One row per demand facility per production day.
         self.production = Table({"facility": "c", "t": "f", "planned_units": "f", "produced_units": "f"})
+        # One row per firm per production day, for sectors with firms only (firm: 1, 2, ...).
+        self.firm_production = Table({"facility": "c", "firm": "i", "t": "f", "planned_units": "f",
+                                      "produced_units": "f"})
         # One row per plant batch: what the plant wanted to make and what its inputs allowed.
         self.batches = Table({"facility": "c", "t": "f", "desired_t": "f", "produced_t": "f"})
         # Inventory snapshots.

@@ -33,6 +33,8 @@ FILES = {
     "inventory_daily": "inventory_daily.csv",
     "production_daily": "production_daily.csv",
     "events": "events.csv",
+    "shortages_firms": "shortages_firms.csv",
+    "production_firms_daily": "production_firms_daily.csv",
 }
 
 

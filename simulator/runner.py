@@ -69,6 +69,9 @@ def run_info(model: Model) -> metrics.RunInfo:
         meta = {"kind": spec.type, "country": spec.country}
         if spec.type == "sector":
             meta.update(sector=spec.sector, unit=spec.unit)
+            firms = getattr(model.facilities[name], "firms", None)
+            if firms:  # (share, cover days) per firm, covers as drawn
+                meta["firms"] = [(firm.share, firm.cover_days) for firm in firms]
         if spec.type == "plant":
             meta.update(output=spec.output, batch_days=spec.batch_days)
         facilities[name] = meta
@@ -91,7 +94,7 @@ def run(scenario: Scenario, seed: int | None = None, keep_model: bool = False, h
     model = Model(scenario, seed)
     model.run()
     info = run_info(model)
-    needed = ("production", "shipments", "licences") if headline_only else tuple(model.ledger.records.tables())
+    needed = ("production", "firm_production", "shipments", "licences") if headline_only else tuple(model.ledger.records.tables())
     frames = {}
     for name, table in model.ledger.records.tables().items():
         if name in needed:
@@ -100,7 +103,7 @@ def run(scenario: Scenario, seed: int | None = None, keep_model: bool = False, h
             table.data = type(table.data)("d")  # the frame holds a copy: free the raw records
     lt = metrics.lead_times(frames["shipments"], info)
     tables = {
-        "shortages": metrics.shortages(frames["production"], info),
+        "shortages": metrics.shortages(frames["production"], info, frames["firm_production"]),
         "lead_times": lt,
         "flows_monthly": metrics.flows_monthly(frames["shipments"], info),
         "licences": metrics.licences(frames["licences"], info),
@@ -113,10 +116,13 @@ def run(scenario: Scenario, seed: int | None = None, keep_model: bool = False, h
             "production_daily": metrics.production_daily(frames["production"], info),
             "events": metrics.events(frames["events"], info),
             "licences_weekly": metrics.licences_weekly(frames["licences"], info),
+            "shortages_firms": metrics.shortages_firms(frames["firm_production"], info),
+            "production_firms_daily": metrics.production_firms_daily(frames["firm_production"], info),
         })
         tables = {name: tables[name] for name in (
             "shortages", "plants", "lead_times", "lead_time_stats", "flows_monthly", "licences", "licences_weekly",
-            "inventory_daily", "production_daily", "events")}  # the order files and reports list them in
+            "inventory_daily", "production_daily", "events", "shortages_firms",
+            "production_firms_daily")}  # the order files and reports list them in
     balance = {k: v for k, v in model.balance.items() if k != "by_material"}
     manifest = {
         "scenario": scenario.name,

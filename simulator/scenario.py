@@ -36,6 +36,8 @@ __all__ = [
     "Mine",
     "Plant",
     "Sector",
+    "Firms",
+    "CatchUp",
     "Stockpile",
     "Depot",
     "Lane",
@@ -439,6 +441,8 @@ class Tiers(Spec):
 
 
 def _name_means_rule(value: Any) -> Any:
+    if value == "tiers":
+        raise ValueError("expected {rule: tiers, tiers: {<buyer>: <tier>, ...}} (the rule needs its tiers), got 'tiers'")
     return {"rule": value} if isinstance(value, str) else value
 
 
@@ -572,6 +576,42 @@ class Plant(_Buyer):
     check_periodic_policies = _periodic_only("plant")
 
 
+class Firms(Spec):
+    """A sector as several firms, each with its own stock, orders and stoppages (output: the sum)."""
+
+    count: Annotated[Count, Field(ge=1, le=10_000)]
+    """Number of firms (a whole number)."""
+    cover_days: Distribution | list[NonNegative] = Field(
+        description="Each firm's target cover, days of its own use (replaces the policy's target, sets its "
+        "opening stock): a distribution drawn once per firm, or one number per firm."
+    )
+    shares: list[Probability] | None = Field(
+        default=None, description="Each firm's share of the sector's output, summing to 1 (default: equal shares)."
+    )
+
+    @model_validator(mode="after")
+    def _one_per_firm(self):
+        if self.shares is not None:
+            if len(self.shares) != self.count:
+                raise ValueError(f"expected one share per firm ({self.count}), got {len(self.shares)} shares")
+            if abs(sum(self.shares) - 1.0) > 1e-6:
+                raise ValueError(f"expected shares summing to 1, got {sum(self.shares):.9g}")
+        if isinstance(self.cover_days, list) and len(self.cover_days) != self.count:
+            raise ValueError(f"expected one cover_days per firm ({self.count}), got {len(self.cover_days)} values")
+        return self
+
+
+class CatchUp(Spec):
+    """Catch-up of lost output: a share of each day's lost units may be made later, within a window."""
+
+    share: Probability = 0.7
+    """Share of each day's lost units that can be made later (0 to 1; assumption range 0.5 to 0.9)."""
+    within_days: NonNegative = 60.0
+    """Days after the loss by which those units must be made; what is left then is lost (assumption 30 to 90)."""
+    max_rate: Annotated[float, Field(ge=1.0, le=10.0), NoBool] = 1.2
+    """The most a day may make while catching up, as a multiple of the mean daily plan (no unit)."""
+
+
 class Sector(_Buyer):
     """A demand sector at one place: units per year, a bill of materials, daily production."""
 
@@ -585,14 +625,29 @@ class Sector(_Buyer):
     """Planned production, units per year."""
     bom_kg_per_unit: dict[MaterialRef, Positive] = Field(min_length=1)
     """Bill of materials: material -> kilograms of it per unit."""
-    unmet_demand: Literal["lost", "backorder"] = "lost"
-    """Units the inputs do not allow on a day: lost, or backordered and made later."""
+    unmet_demand: Literal["lost", "backorder", "catch_up"] = "lost"
+    """Units the inputs do not allow on a day: lost, backordered and made later, or partly made later (catch_up)."""
     catchup_factor: Annotated[float, Field(ge=1.0, le=10.0)] = Field(
         default=1.2, description="With backorders: the most a day may make, as a multiple of plan."
+    )
+    catch_up: CatchUp | None = Field(
+        default=None, description="With unmet_demand catch_up: share recoverable, window (days) and rate cap (default 0.7, 60, 1.2)."
     )
     demand_variability: Distribution | None = Field(
         default=None, description="Multiplier on each day's planned units (mean about 1): random daily demand."
     )
+    firms: Firms | None = Field(
+        default=None, description="Model the sector as firms, each with its own share, cover (days), stock and stoppages."
+    )
+
+    @model_validator(mode="after")
+    def _catch_up_and_firms(self):
+        if self.catch_up is not None and self.unmet_demand != "catch_up":
+            raise ValueError(f"expected unmet_demand: catch_up with catch_up settings, got unmet_demand: {self.unmet_demand}")
+        if self.firms is not None and self.initial_stock_t:
+            raise ValueError("expected no initial_stock_t with firms (each firm opens with its cover_days of use), "
+                             f"got initial_stock_t for {', '.join(self.initial_stock_t)}")
+        return self
 
 
 class Depot(_Buyer):

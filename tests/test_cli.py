@@ -20,12 +20,13 @@ def test_run_writes_every_documented_file(tmp_path, capsys):
     assert "Shortages by demand facility" in printed and "Lead times by destination" in printed
     assert sorted(p.name for p in out.iterdir()) == sorted([
         "manifest.json", "summary.json", "shortages.csv", "plants.csv", "lead_times.csv", "lead_time_stats.csv",
-        "flows_monthly.csv", "licences.csv", "licences_weekly.csv", "inventory_daily.csv", "production_daily.csv", "events.csv"])
+        "flows_monthly.csv", "licences.csv", "licences_weekly.csv", "inventory_daily.csv", "production_daily.csv", "events.csv",
+        "shortages_firms.csv", "production_firms_daily.csv"])
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 7 and len(manifest["scenario_sha256"]) == 64 and manifest["package_version"]
     assert set(manifest["mass_balance"]) >= {"produced_t", "on_hand_t", "in_transit_t", "held_t", "consumed_t", "residual_t"}
     header = (out / "shortages.csv").read_text().splitlines()[0]
-    assert header == "facility,sector,country,unit,units_planned,units_produced,units_lost,share_lost,stopped_days,first_stop,longest_stop_days,recovered"
+    assert header == "facility,sector,country,unit,units_planned,units_produced,units_lost,share_lost,stopped_days,first_stop,longest_stop_days,recovered,share_firm_days_stopped"
     header = (out / "lead_times.csv").read_text().splitlines()[0].split(",")
     assert {"order_id", "ordered", "delivered", "lead_time_days", "wait_stock_days", "wait_licence_days", "transit_days"} <= set(header)
     assert (out / "flows_monthly.csv").read_text().splitlines()[0] == "month,exporter,destination,material,tonnes"

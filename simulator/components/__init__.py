@@ -7,10 +7,12 @@ with the others it is wired to. None of them reads YAML or knows the scenario sc
 
 from .adaptation import AdaptiveCoverRule, PrebuyRule, set_adaptive_cover, set_prebuying
 from .allocation import ALLOCATIONS
+from .catchup import CatchUp, CatchUpRule
 from .clock import repeat
 from .controls import BanControl, ExportControl, GeneralLicence, LicensingControl, QuotaControl
 from .depot import Depot
 from .facility import Facility, InputLine
+from .firms import Firm, FirmsInput
 from .lane import Lane, Mode
 from .ledger import Ledger, Order, Shipment
 from .licensing import Application, LicensingOffice
@@ -25,4 +27,5 @@ __all__ = [
     "Application", "BanControl", "Depot", "ExportControl", "Facility", "FixedQuantity", "GeneralLicence", "InputLine", "JustInTime", "Lane",
     "Ledger", "LicensingControl", "LicensingOffice", "MinMax", "Mine", "Mode", "Order", "OrderUpTo",
     "POLICIES", "Plant", "QuotaControl", "Sector", "Shipment", "Stockpile", "repeat",
+    "CatchUp", "CatchUpRule", "Firm", "FirmsInput",
 ]

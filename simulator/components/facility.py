@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
+from .adaptation import AdaptiveCoverRule, PrebuyRule, set_adaptive_cover, set_prebuying
 from .clock import repeat
 from .ledger import EPS_T, Ledger, Order
 from .policies import OrderUpTo
@@ -31,6 +32,9 @@ class Facility:
     takes_orders = True
     #: whether its inputs may be bought just in time (ordered as each day's production needs them)
     supports_just_in_time = False
+    #: how stock short of the queued orders is shared out (None: first come, first served;
+    #: else a rule of :mod:`.allocation`)
+    allocation = None
 
     def __init__(self, env: simpy.Environment, name: str, country: str, ledger: Ledger | None = None):
         self.env = env
@@ -94,14 +98,15 @@ class Facility:
         self.backlog.setdefault(material, deque()).append(order)
         self.serve(material)
         if order.remaining_t > EPS_T:
-            line = order.lane.buyer.inputs[order.lane.material]
+            line = order.line or order.lane.buyer.inputs[order.lane.material]
             if line.unfilled_orders == "lost":
                 lost = self.cancel_order(order)
                 line.on_order_t -= lost
                 line.lost_order_t += lost
 
     def serve(self, material: str) -> None:
-        """Fill queued orders from stock, oldest first; a short order ships partially."""
+        """Fill queued orders from stock, oldest first (or by the ``allocation`` rule, see
+        :mod:`.allocation`); a short order ships partially."""
         queue = self.backlog.get(material)
         if not queue or material in self._serving:
             # Re-entered (a shipment refused at once came back to stock): the loop running
@@ -109,9 +114,25 @@ class Facility:
             return
         self._serving.add(material)
         try:
-            self._fill(queue, material)
+            if self.allocation is None:
+                self._fill(queue, material)
+            else:
+                self.allocation.fill(self, queue, material)
         finally:
             self._serving.discard(material)
+
+    def ship(self, queue: deque, order: Order, qty: float, material: str) -> None:
+        """Ship ``qty`` (at most what it lacks) from stock to a queued order, out of turn (for
+        allocation rules; the same steps as :meth:`_fill`)."""
+        self.stock[material] -= qty
+        remaining = order.remaining_t - qty
+        if remaining <= EPS_T:
+            queue.remove(order)
+            if remaining > 0.0:  # round-off: the buyer stops expecting it
+                (order.line or order.lane.buyer.inputs[material]).cancel_expected(remaining)
+            remaining = 0.0
+        order.remaining_t = remaining
+        order.lane.send(self.ledger.open_shipment(order, qty, self.env.now))
 
     def _fill(self, queue: deque, material: str) -> None:
         stock = self.stock
@@ -129,7 +150,7 @@ class Facility:
             if remaining <= EPS_T:
                 queue.popleft()
                 if remaining > 0.0:  # round-off: the buyer stops expecting it
-                    order.lane.buyer.inputs[material].cancel_expected(remaining)
+                    (order.line or order.lane.buyer.inputs[material]).cancel_expected(remaining)
                 remaining = 0.0
             order.remaining_t = remaining
             order.lane.send(open_shipment(order, qty, now))
@@ -149,6 +170,10 @@ class Facility:
         self.serve(material)
 
     # ----------------------------------------------------------------- buyer side
+
+    def input_lines(self) -> list[InputLine]:
+        """Every input line (a sector with firms has one per firm and input)."""
+        return list(self.inputs.values())
 
     def add_inbound(self, lane: Lane) -> None:
         line = self.inputs.get(lane.material)
@@ -185,9 +210,14 @@ class Facility:
 class InputLine:
     """Replenishment of one input of a facility: position, orders, sourcing across lanes."""
 
+    #: the line its orders name (``Order.line``): None, the buyer's ``inputs[material]``; a
+    #: firm of a sector (:mod:`.firms`) sets it to the line itself, as firms share lanes
+    order_line = None
+
     def __init__(self, facility: Facility, material: str, policy, expedite_below_cover_days: float | None = None,
                  resource_after_denial_days: float = 30.0, cancel_backlog_after_days: float | None = None,
-                 unfilled_orders: str = "backorder", withdraw_held_after_days: float | None = None):
+                 unfilled_orders: str = "backorder", withdraw_held_after_days: float | None = None,
+                 adaptive_cover: AdaptiveCoverRule | None = None, prebuy_on_announcement: PrebuyRule | None = None):
         if unfilled_orders not in ("backorder", "lost"):
             raise ValueError(f"unfilled_orders must be 'backorder' or 'lost', got {unfilled_orders!r}")
         self.facility = facility
@@ -211,6 +241,12 @@ class InputLine:
         # time applies to orders already open.
         self.open_orders: list[Order] = []
         self._usual_choice: list[tuple[Lane, float]] | None = None  # while no lane is avoided
+        # Days added to the policy's levels (:mod:`.adaptation`): adaptive cover, pre-buying.
+        self.adaptive_cover = self.prebuying = None
+        self.cover_adjustments: tuple = ()
+        if adaptive_cover is not None or prebuy_on_announcement is not None:
+            set_adaptive_cover(self, adaptive_cover)
+            set_prebuying(self, prebuy_on_announcement)
 
     @property
     def policy(self):
@@ -265,15 +301,27 @@ class InputLine:
             return None
         self._withdraw_stale()
         policy = self._policy
-        qty = policy.quantity(self.position_t(), self.facility.daily_use_t(self.material))
+        if self.cover_adjustments:  # levels raised by adaptive cover or pre-buying
+            use = self.facility.daily_use_t(self.material)
+            qty = policy.quantity(self.position_t() - self.extra_cover_days() * use, use)
+        else:
+            qty = policy.quantity(self.position_t(), self.facility.daily_use_t(self.material))
         if qty > EPS_T:
             self.order(qty)
         return policy.review_days
 
+    def extra_cover_days(self) -> float:
+        """Days of use added to the policy's levels now (adaptive cover, pre-buying)."""
+        now = self.facility.env.now
+        return sum([adjustment.extra_days(now) for adjustment in self.cover_adjustments])
+
     def order_for(self, need_t: float) -> None:
         """Just in time: order what ``need_t`` (today's production) needs beyond the position."""
         self._withdraw_stale()
-        qty = self._policy.quantity(self.position_t(), need_t)
+        position = self.position_t()
+        if self.cover_adjustments:  # levels raised by adaptive cover or pre-buying
+            position -= self.extra_cover_days() * self.use_t_per_day
+        qty = self._policy.quantity(position, need_t)
         if qty > EPS_T:
             self.order(qty)
 
@@ -305,10 +353,10 @@ class InputLine:
         queue, a quota) for ``withdraw_held_after_days`` or more since they left the supplier's
         stock: the goods go back to the supplier, a pending licence application is withdrawn,
         and the tonnes are re-ordered through the lanes not avoided."""
-        wait, now = self.withdraw_held_after_days, self.facility.env.now
+        wait, now, mine = self.withdraw_held_after_days, self.facility.env.now, self.order_line
         for lane in self.lanes:
             if lane.held:
-                for shipment in [s for s in lane.held.values() if now - s.t_filled >= wait - 1e-9]:
+                for shipment in [s for s in lane.held.values() if now - s.t_filled >= wait - 1e-9 and s.order.line is mine]:
                     lane.withdraw(shipment)
 
     def choose_lanes(self, candidates: list[Lane] | None = None) -> list[tuple[Lane, float]]:
@@ -350,7 +398,8 @@ class InputLine:
             for part_t, t_first, lost_stock, lost_licence in parts:
                 qty = part_t * share
                 self.on_order_t += qty
-                order = Order(ledger.new_order_id(), lane, qty, now, mode, 0.0, t_first, lost_stock, lost_licence)
+                order = Order(ledger.new_order_id(), lane, qty, now, mode, 0.0, t_first, lost_stock, lost_licence,
+                              self.order_line)
                 open_orders.append(order)
                 lane.supplier.receive_order(order)
 

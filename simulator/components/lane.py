@@ -158,8 +158,13 @@ class Lane:
         shipment.state = "delivered"
         shipment.t_delivered = self.env.now
         self.ledger.close_shipment(shipment, "delivered", self.env.now)
-        self.buyer.receive(self, shipment.tonnes)
-        adaptive = self.buyer.inputs[self.material].adaptive_cover  # the buyer learns lead times
+        line = shipment.order.line  # the firm's input line that ordered it (None: the buyer's own)
+        if line is None:
+            self.buyer.receive(self, shipment.tonnes)
+            line = self.buyer.inputs[self.material]
+        else:
+            line.facility.receive(self, shipment.tonnes)
+        adaptive = line.adaptive_cover  # the buyer learns lead times
         if adaptive is not None and self.supplier.takes_orders:
             adaptive.observe(self.env.now, self.env.now - shipment.order.t_first, shipment.tonnes)
 
@@ -169,7 +174,8 @@ class Lane:
         shipment.gate = None
         self.ledger.close_shipment(shipment, outcome, self.env.now)
         self.supplier.take_back(self.material, shipment.tonnes)
-        self.buyer.inputs[self.material].cancelled(self, shipment.tonnes, shipment.order, shipment)
+        line = shipment.order.line or self.buyer.inputs[self.material]
+        line.cancelled(self, shipment.tonnes, shipment.order, shipment)
 
     def split(self, shipment: Shipment, tonnes: float) -> Shipment:
         """Split ``tonnes`` off a held shipment into a new one (e.g. what fits a quota)."""

@@ -28,16 +28,19 @@ class Order:
     A re-order of tonnes that an earlier order failed to bring (denied, refused, withdrawn)
     keeps the first order's time ``t_first`` (default: ``t_ordered``) and how the time since
     was lost, for lead times. ``remaining_t`` is what is not yet filled from the supplier's
-    stock. (A plain class with slots: one is made per order, so its construction is kept cheap.)
+    stock. ``line``: the buyer's input line that placed it, when the buyer has several for one
+    material (a sector's firms); None: the buyer's own ``inputs[material]``.
+    (A plain class with slots: one is made per order, so its construction is kept cheap.)
     """
 
     __slots__ = ("id", "lane", "tonnes", "t_ordered", "mode", "remaining_t", "t_first", "lost_stock_days",
-                 "lost_licence_days")
+                 "lost_licence_days", "line")
 
     def __init__(self, id: int, lane: "Lane", tonnes: float, t_ordered: float, mode: str, remaining_t: float = 0.0,
-                 t_first: float | None = None, lost_stock_days: float = 0.0, lost_licence_days: float = 0.0):
+                 t_first: float | None = None, lost_stock_days: float = 0.0, lost_licence_days: float = 0.0,
+                 line=None):
         self.id, self.lane, self.tonnes, self.t_ordered, self.mode = id, lane, tonnes, t_ordered, mode
-        self.remaining_t = remaining_t
+        self.remaining_t, self.line = remaining_t, line
         self.t_first = t_ordered if t_first is None or t_first != t_first else t_first
         self.lost_stock_days, self.lost_licence_days = lost_stock_days, lost_licence_days
 
