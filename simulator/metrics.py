@@ -333,7 +333,10 @@ def _buyer_sector(buyers: pd.Series, info: RunInfo) -> pd.Series:
 def licences(lic: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     """One row per licence application made from the start date on: ``control``, ``exporter``,
     ``destination``, ``buyer`` (the buying facility: end user), ``sector`` (its sector: end use;
-    for plants and depots their kind), ``material``, ``tonnes``, ``submission`` (0 for a first
+    for plants and depots their kind), ``material``, ``tonnes``, ``applications`` (real
+    applications the row stands for: tonnes / the control's consignment size; 1 without one;
+    a bundle whose applications were decided differently is split into one row per decision),
+    ``submission`` (0 for a first
     application, n for its n-th re-submission after being returned for documents), ``applied``
     and ``decided`` (ISO dates; decided empty while pending), ``decision`` (approved; returned:
     for documents, re-submitted as a new row; denied; released: approved in a backlog release or
@@ -352,7 +355,8 @@ def licences(lic: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
         "control": lic["control"].astype(str), "exporter": lic["exporter"].astype(str),
         "destination": lic["destination"].astype(str), "buyer": lic["buyer"].astype(str),
         "sector": _buyer_sector(lic["buyer"], info), "material": lic["material"].astype(str),
-        "tonnes": lic["tonnes"], "submission": lic["submission"].astype("int64"),
+        "tonnes": lic["tonnes"], "applications": lic["applications"].astype("int64"),
+        "submission": lic["submission"].astype("int64"),
         "applied": info.dates(lic["t_applied"]), "decided": info.dates(decided_t),
         "decision": lic["decision"].astype(str),
         "wait_days": np.where(pending, info.t_end - lic["t_applied"], lic["t_decided"] - lic["t_applied"]),
@@ -366,7 +370,8 @@ _CLOSED = ("withdrawn", "out of scope")
 def licences_weekly(lic: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     """The licensing office week by week, in the shape published figures take ("x% of requests
     submitted since April granted by 4 June"): one row per week (from the start date, 7 days
-    each) and exporter, destination and sector (the buyer's end use) that ever applied.
+    each) and exporter, destination and sector (the buyer's end use) that ever applied. Counts
+    are of real applications (the ``applications`` column of :func:`licences`).
 
     Columns: ``week`` (ISO date of its first day), ``exporter``, ``destination``, ``sector``;
     counts within the week: ``submitted`` (first applications), ``resubmitted`` (after a return),
@@ -387,17 +392,20 @@ def licences_weekly(lic: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
                          "destination": lic["destination"].astype(str).to_numpy(),
                          "sector": _buyer_sector(lic["buyer"], info).to_numpy()})
     decision = lic["decision"].astype(str).to_numpy()
+    # A split bundle's later parts are not new submissions: count a first application once, as
+    # the applications of every row with submission 0 (its parts carry their own counts).
     first = lic["submission"].to_numpy() == 0
     kind_applied = np.where(first, "submitted", "resubmitted")
     kind_decided = pd.Series(decision).replace({**{d: "granted" for d in _GRANTED}, **{d: "withdrawn" for d in _CLOSED}}).to_numpy()
     decided = decision != "pending at end"
     week = lambda t: np.floor((np.asarray(t, dtype=float) - info.t_start) / 7.0).astype("int64")  # noqa: E731
+    weight = lic["applications"].to_numpy()
     events = pd.concat([
-        base.assign(week=week(lic["t_applied"]), kind=kind_applied),
-        base[decided].assign(week=week(lic["t_decided"].to_numpy()[decided]), kind=kind_decided[decided]),
+        base.assign(week=week(lic["t_applied"]), kind=kind_applied, n=weight),
+        base[decided].assign(week=week(lic["t_decided"].to_numpy()[decided]), kind=kind_decided[decided], n=weight[decided]),
     ])
     events = events[events["week"] < n_weeks]
-    counts = events.pivot_table(index=[*keys, "week"], columns="kind", aggfunc="size", fill_value=0)
+    counts = events.pivot_table(index=[*keys, "week"], columns="kind", values="n", aggfunc="sum", fill_value=0)
     groups = base.drop_duplicates().sort_values(keys)
     grid = pd.MultiIndex.from_tuples([(*g, w) for g in groups.itertuples(index=False) for w in range(n_weeks)],
                                      names=[*keys, "week"])
@@ -462,8 +470,9 @@ def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]
     ``first_stop_day.<facility>`` (days from start; NaN if never), ``share_lost.<sector>`` (all
     places), ``share_lost.all``, ``lead_time_p50.<destination>``, ``lead_time_p90.<destination>``,
     ``wait_licence_mean.<destination>``, ``exports_t.<exporter>`` (cross-border tonnes),
-    ``licences_applied``, ``licences_approved``, ``licences_denied`` (counts of :func:`licences`'
-    rows: applications made from the start date on).
+    ``licences_applied`` (real applications first submitted from the start date on, re-submissions
+    not counted again), ``licences_approved`` (approved, released or under a general licence),
+    ``licences_denied`` (real applications: sums of :func:`licences`' ``applications``).
     """
     out: dict[str, float] = {}
     sh = tables["shortages"]
@@ -490,9 +499,11 @@ def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]
     for exporter, g in cross.groupby("exporter"):
         out[f"exports_t.{exporter}"] = float(g["tonnes"].sum())
     lic = tables["licences"]
-    out["licences_applied"] = float(len(lic))
-    out["licences_approved"] = float((lic["decision"].isin(["approved", "released"])).sum())
-    out["licences_denied"] = float((lic["decision"] == "denied").sum())
+    n = lic["applications"] if "applications" in lic else pd.Series(1, index=lic.index)
+    first = lic["submission"] == 0 if "submission" in lic else pd.Series(True, index=lic.index)
+    out["licences_applied"] = float(n[first].sum())
+    out["licences_approved"] = float(n[lic["decision"].isin(_GRANTED)].sum())
+    out["licences_denied"] = float(n[lic["decision"] == "denied"].sum())
     return out
 
 

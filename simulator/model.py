@@ -205,7 +205,7 @@ class Model:
                 uniform_sampler(self.streams.generator(name, "decisions")), spec.approval_by_destination,
             )
             self._set_outcomes(office, name, spec)
-            control = c.LicensingControl(env, name, spec.exporter, materials, office, **scope)
+            control = c.LicensingControl(env, name, spec.exporter, materials, office, spec.consignment_t, **scope)
         elif isinstance(spec, sp.Quota):
             control = c.QuotaControl(env, name, spec.exporter, materials, spec.tonnes_per_period,
                                      self._period_end(spec.period), spec.on_exceed, **scope)
@@ -363,6 +363,7 @@ class Model:
             if "review_days" in changes or "review_working_days" in changes:
                 office.review_days = self._review_sampler(name + f"@{self.env.now:g}", spec)
             self._set_outcomes(office, name, spec, f"@{self.env.now:g}")
+            control.consignment_t = spec.consignment_t
             office.set_reviewers(spec.reviewers)
         elif isinstance(control, c.QuotaControl):
             control.on_exceed = spec.on_exceed

@@ -91,7 +91,7 @@ class Records:
         self.licences = Table({
             "control": "c", "exporter": "c", "destination": "c", "material": "c", "tonnes": "f",
             "t_applied": "f", "t_review_start": "f", "t_decided": "f", "decision": "c", "buyer": "c",
-            "submission": "i",
+            "submission": "i", "applications": "i",
         })
         # One row per demand facility per production day.
         self.production = Table({"facility": "c", "t": "f", "planned_units": "f", "produced_units": "f"})

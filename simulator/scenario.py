@@ -801,6 +801,8 @@ class Licensing(_Control):
     """Calendar days an applicant takes to re-submit a returned application (default 0)."""
     review_days_by_outcome: dict[Literal["denied", "returned"], Distribution] = Field(default_factory=dict)
     """Own review time for denials or returns, in the units of the review time (calendar or working days)."""
+    consignment_t: Positive | None = None
+    """Tonnes one real application covers: a shipment is round(tonnes / this), at least 1, applications, each decided on its own; reviewers then count real applications (default: one per shipment)."""
 
     @model_validator(mode="after")
     def _one_review_time(self):
@@ -969,7 +971,8 @@ RUNTIME_SETTABLE: dict[str, frozenset[str]] = {
     "licensing": frozenset(
         {"reviewers", "review_days", "review_working_days", "approval_probability",
          "approval_by_destination", "approval_by_sector", "approval_by_buyer", "return_probability",
-         "return_by_destination", "resubmit_days", "review_days_by_outcome", "materials", "elements", "destinations"}
+         "return_by_destination", "resubmit_days", "review_days_by_outcome", "consignment_t", "materials", "elements",
+         "destinations"}
     ),
     "quota": frozenset({"tonnes_per_period", "on_exceed", "materials", "elements", "destinations"}),
     "ban": frozenset({"on_block", "materials", "elements", "destinations"}),

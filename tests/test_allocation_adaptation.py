@@ -115,6 +115,24 @@ def test_an_order_withdrawn_is_not_allocated():
     assert shipped(ledger) == pytest.approx({"de": 80 / 12, "cn": 40 / 12}, abs=1e-12)
 
 
+def test_pro_rata_shares_by_buyer_and_fills_its_orders_oldest_first():
+    """Germany's 8 t come as two orders, 5 t then 3 t: its share is still 10 x 8/18 = 4.444 t,
+    all of it (one shipment) to its older order; the newer one gets nothing yet."""
+    env, ledger = simpy.Environment(), Ledger()
+    depot = Depot(env, "cn_depot", "CN", {"mag": 365}, initial_stock_t={"mag": 0}, policy=NEVER, ledger=ledger)
+    depot.allocation = ALLOCATIONS["pro_rata"]()
+    for name, country, parts in (("de", "DE", (5.0, 3.0)), ("cn", "CN", (4.0,)), ("us", "US", (6.0,))):
+        buyer = Sector(env, name, country, 0, {"mag": 1.0}, initial_stock_t={"mag": 0}, policy=NEVER, ledger=ledger)
+        Lane(env, depot, buyer, "mag", {"road": 0})
+        for tonnes in parts:
+            buyer.inputs["mag"].order(tonnes)
+    depot.stock["mag"] += 10.0
+    depot.serve("mag")
+    rows = ledger.records.shipments.to_frame()
+    assert rows["buyer"].astype(str).tolist() == ["de", "cn", "us"] and rows["order_id"].tolist() == [1, 3, 4]
+    assert rows["tonnes"].tolist() == pytest.approx([80 / 18, 40 / 18, 60 / 18], abs=1e-12)
+
+
 def _allocating_world(allocation=None, timeline=()) -> dict:
     """A Chinese mine making 1 t a day, with nothing in stock, for a Chinese and a German line
     using 1 t a day each (20 t opening stock, 20-day target, 10 days by sea)."""

@@ -115,7 +115,7 @@ CASES: list[tuple[str, list[str]]] = [
         "{f}:50: timeline[1].control: expected a licensing control (only a licence backlog can be released), got 'cn_licence', a quota",
     ]),
     ('28_ease_unchangeable_field.yaml', [
-        "{f}:52: timeline[1].set.exporter: expected a licensing parameter that can change mid-run (approval_by_buyer, approval_by_destination, approval_by_sector, approval_probability, destinations, elements, materials, resubmit_days, return_by_destination, return_probability, review_days, review_days_by_outcome, review_working_days, reviewers), got 'exporter'",
+        "{f}:52: timeline[1].set.exporter: expected a licensing parameter that can change mid-run (approval_by_buyer, approval_by_destination, approval_by_sector, approval_probability, consignment_t, destinations, elements, materials, resubmit_days, return_by_destination, return_probability, review_days, review_days_by_outcome, review_working_days, reviewers), got 'exporter'",
     ]),
     ('29_ease_invalid_value.yaml', [
         '{f}:57: timeline[1].set.approval_probability: expected a number <= 1, got 1.5',

@@ -116,11 +116,16 @@ class LicensingControl(ExportControl):
     instrument = "licensing"
     stage = 1
 
-    def __init__(self, env, name, exporter, materials, office: LicensingOffice, **scope):
+    def __init__(self, env, name, exporter, materials, office: LicensingOffice, consignment_t: float | None = None,
+                 **scope):
         self.office = office
         super().__init__(env, name, exporter, materials, **scope)
+        # Tonnes one real application covers: a shipment is round(tonnes / consignment_t) (at
+        # least 1) applications; None: one application per shipment.
+        self.consignment_t = consignment_t
         office.on_decision = self.record
         office.on_resubmit = self._resubmitted
+        office.on_split = self._split
         self._apps: dict[int, Application] = {}  # shipment id -> its pending application
         self.general: list[GeneralLicence] = []
         self._lane_codes: dict = {}  # lane -> its category codes in the licences table
@@ -143,7 +148,7 @@ class LicensingControl(ExportControl):
             decision_code = self._decision_codes[decision] = table.code("decision", decision)
         buyer_code = table.code("buyer", lane.buyer.name)
         table.data.frombytes(table.pack(*codes, shipment.tonnes, app.t_applied, app.t_review_start, app.t_decided,
-                                        decision_code, buyer_code, app.submission))
+                                        decision_code, buyer_code, app.submission, app.count))
 
     def _resubmitted(self, returned: Application, again: Application) -> None:
         self._apps[again.payload.id] = again
@@ -152,6 +157,45 @@ class LicensingControl(ExportControl):
         """At the end of a run: record applications still queued, under review or being re-submitted."""
         for app in [*self.office.in_review, *self.office.queue, *self.office.resubmitting]:
             self.record(app, "pending at end")
+
+    def applications(self, tonnes: float) -> int:
+        """Real applications a shipment of ``tonnes`` stands for (nearest whole number, at least 1)."""
+        if self.consignment_t is None:
+            return 1
+        return max(1, math.floor(tonnes / self.consignment_t + 0.5))
+
+    def _application(self, shipment: Shipment, proceed: Proceed, refuse: Refuse, count: int) -> Application:
+        def approve() -> None:
+            shipment.cleared_by = (*(shipment.cleared_by or ()), self)
+            proceed(shipment)
+
+        buyer = shipment.order.lane.buyer
+        app = Application(shipment.order.lane.destination, approve, lambda outcome: refuse(shipment, outcome),
+                          payload=shipment, buyer=buyer.name, sector=getattr(buyer, "sector", ""), count=count)
+        app._proceed, app._refuse = proceed, refuse
+        self._apps[shipment.id] = app
+        return app
+
+    def _split(self, app: Application, counts: dict[str, int]) -> list[tuple[Application, str]]:
+        """Split an application's goods by its real applications' decisions: the first decision
+        keeps the shipment, each other takes count / total of its tonnes as a new shipment."""
+        shipment, lane = app.payload, app.payload.order.lane
+        total = app.count
+        tonnes = shipment.tonnes
+        parts = []
+        for i, (decision, count) in enumerate(sorted(counts.items())):
+            if i == 0:
+                part, part_app = app, app
+                part_app.count = count
+            else:
+                part = lane.split(shipment, tonnes * count / total)
+                part.gate = self
+                part_app = self._application(part, app._proceed, app._refuse, count)
+                part_app.submission = app.submission
+                part_app.t_applied, part_app.t_review_start = app.t_applied, app.t_review_start
+                part_app.state = app.state
+            parts.append((part_app, decision))
+        return parts
 
     def submit(self, shipment: Shipment, proceed: Proceed, refuse: Refuse) -> None:
         def approve() -> None:
@@ -163,11 +207,7 @@ class LicensingControl(ExportControl):
             licence.tonnes_left -= shipment.tonnes
             approve()
             return
-        buyer = shipment.order.lane.buyer
-        app = Application(shipment.order.lane.destination, approve, lambda outcome: refuse(shipment, outcome),
-                          payload=shipment, buyer=buyer.name, sector=getattr(buyer, "sector", ""))
-        self._apps[shipment.id] = app
-        self.office.apply(app)
+        self.office.apply(self._application(shipment, proceed, refuse, self.applications(shipment.tonnes)))
 
     def _general_for(self, shipment: Shipment) -> GeneralLicence | None:
         if not self.general:

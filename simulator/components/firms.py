@@ -145,6 +145,8 @@ class FirmsInput:
         return [(firm.inputs[self.material], firm.share) for firm in self.sector.firms]
 
     def __getattr__(self, name: str):
+        if name.startswith("__") or "sector" not in self.__dict__:  # e.g. copy and pickle probing
+            raise AttributeError(name)
         return getattr(self.sector.firms[0].inputs[self.material], name)
 
     def __setattr__(self, name: str, value) -> None:

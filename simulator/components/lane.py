@@ -182,6 +182,8 @@ class Lane:
         part = self.ledger.open_shipment(shipment.order, tonnes, shipment.t_filled)
         part.cleared_by = shipment.cleared_by
         shipment.tonnes -= tonnes
+        if shipment.id in self.held:  # the part waits with it until a control lets it go
+            self.held[part.id] = part
         return part
 
 

@@ -6,6 +6,14 @@ reviewed again, from the back of the queue), or **denied**. The probability of e
 the end user (the buying facility), the end use (the buyer's sector) and the destination, most
 specific first. The office knows nothing about shipments beyond each application's callbacks,
 so it can be used on its own (an M/G/c queue with random outcomes).
+
+**Granularity.** One application may stand for ``count`` real applications (a model shipment
+is many consignments): it takes ``count`` reviewers (all of them if there are fewer), waits
+first come first served until that many are free, and its ``count`` decisions are drawn one by
+one. When they differ, ``on_split(app, counts)`` splits it into one application per decision
+(the control splits the goods), each decided as a whole. Office capacity is thus counted in
+real applications, and results do not depend on how many real applications a model shipment
+bundles beyond sampling. With ``count = 1`` everything is as for a single application.
 """
 
 from __future__ import annotations
@@ -25,16 +33,19 @@ class Application:
     ``on_return(app)`` (if given) when it is returned for documents, before re-submission."""
 
     __slots__ = ("destination", "payload", "approve", "deny", "state", "t_applied", "t_review_start", "t_decided",
-                 "buyer", "sector", "submission", "_outcome")
+                 "buyer", "sector", "submission", "count", "_outcome", "_slots", "_proceed", "_refuse")
 
     def __init__(self, destination: str, approve: Callable[[], Any], deny: Callable[[str], Any], payload: Any = None,
-                 buyer: str = "", sector: str = ""):
+                 buyer: str = "", sector: str = "", count: int = 1):
         self.destination = destination
         self.payload = payload
         self.approve, self.deny = approve, deny
         self.buyer, self.sector = buyer, sector
         self.state = "new"  # queued -> reviewing -> approved | returned | denied | released | withdrawn
         self.submission = 0  # 0 for the first, n for the n-th re-submission after a return
+        self.count = count  # real applications it stands for
+        self._slots = 0  # reviewers it holds while under review
+        self._proceed = self._refuse = None  # for a licensing control's own use (splitting goods)
         self.t_applied = self.t_review_start = self.t_decided = float("nan")
         self._outcome = None
 
@@ -85,11 +96,16 @@ class LicensingOffice:
         self.on_resubmit: Callable[[Application, Application], None] | None = None  # (returned, new)
         self.queue: deque[Application] = deque()
         self.in_review: dict[Application, None] = {}  # insertion-ordered set
+        self._busy = 0  # reviewers at work (sum of the slots of applications under review)
+        # (app, {decision: count}) -> [(part, decision)]: splits an application whose real
+        # applications were decided differently (see the module docstring).
+        self.on_split: Callable[[Application, dict], list] | None = None
         self.resubmitting: dict[Application, None] = {}  # returned, waiting to be re-submitted
 
     @property
     def busy(self) -> int:
-        return len(self.in_review)
+        """Reviewers at work."""
+        return self._busy
 
     @property
     def pending(self) -> int:
@@ -126,25 +142,60 @@ class LicensingOffice:
         u = self.uniform()
         return "approved" if u < approve else "returned" if u < approve + ret else "denied"
 
+    def _draw_counts(self, app: Application) -> dict[str, int]:
+        """Decisions of an application's ``count`` real applications, one draw each."""
+        counts: dict[str, int] = {}
+        for _ in range(app.count):
+            decision = self._draw_outcome(app)
+            counts[decision] = counts.get(decision, 0) + 1
+        return counts
+
     def _start_reviews(self) -> None:
         env = self.env
         by_outcome = self.review_days_by_outcome
-        while self.queue and len(self.in_review) < self.reviewers:
-            app = self.queue.popleft()
-            app.state, app.t_review_start = "reviewing", env.now
-            self.in_review[app] = None
-            if by_outcome:  # the time depends on the decision: draw the decision first
-                app._outcome = self._draw_outcome(app)
-                days = by_outcome.get(app._outcome, self.review_days)()
-            else:
-                days = self.review_days()
-            env.timeout(days).callbacks.append(lambda _event, app=app: self._finish(app))
+        while self.queue and self._busy < self.reviewers:
+            app = self.queue[0]
+            need = app.count if app.count < self.reviewers else self.reviewers
+            if self._busy + need > self.reviewers:
+                break  # first come, first served: it waits for enough reviewers
+            self.queue.popleft()
+            parts = [(app, None)]
+            if by_outcome:  # the time depends on the decision: draw the decisions first
+                if app.count == 1:
+                    parts = [(app, self._draw_outcome(app))]
+                else:
+                    parts = self._split(app, self._draw_counts(app))
+            for part, outcome in parts:
+                part.state, part.t_review_start, part._outcome = "reviewing", env.now, outcome
+                part._slots = need if len(parts) == 1 else need * part.count / app.count
+                self._busy += part._slots
+                self.in_review[part] = None
+                days = (by_outcome.get(outcome, self.review_days) if outcome else self.review_days)()
+                env.timeout(days).callbacks.append(lambda _event, part=part: self._finish(part))
+
+    def _split(self, app: Application, counts: dict[str, int]) -> list[tuple[Application, str]]:
+        if len(counts) == 1 or self.on_split is None:
+            decision = max(counts, key=counts.get)
+            return [(app, decision)]
+        return self.on_split(app, counts)
+
+    def _free(self, app: Application) -> None:
+        del self.in_review[app]
+        self._busy -= app._slots
+        if self._busy < 1e-9:
+            self._busy = 0
 
     def _finish(self, app: Application) -> None:
         if app.state != "reviewing":  # released or withdrawn while under review; its reviewer is free already
             return
-        del self.in_review[app]
-        self._decide(app, app._outcome or self._draw_outcome(app))
+        self._free(app)
+        if app._outcome is not None:
+            self._decide(app, app._outcome)
+        elif app.count == 1:
+            self._decide(app, self._draw_outcome(app))
+        else:
+            for part, decision in self._split(app, self._draw_counts(app)):
+                self._decide(part, decision)
         self._start_reviews()
 
     def _decide(self, app: Application, decision: str) -> None:
@@ -161,7 +212,8 @@ class LicensingOffice:
     def _resubmit_later(self, app: Application) -> None:
         """The applicant completes the documents and submits again: a new application (its own
         row in the records), same callbacks, reviewed again from the back of the queue."""
-        again = Application(app.destination, app.approve, app.deny, app.payload, app.buyer, app.sector)
+        again = Application(app.destination, app.approve, app.deny, app.payload, app.buyer, app.sector, app.count)
+        again._proceed, again._refuse = app._proceed, app._refuse
         again.submission = app.submission + 1
         again.state, again.t_applied = "resubmitting", self.env.now
         self.resubmitting[again] = None
@@ -182,7 +234,7 @@ class LicensingOffice:
         if app.state == "queued":
             self.queue.remove(app)
         elif app.state == "reviewing":
-            del self.in_review[app]
+            self._free(app)
         elif app.state == "resubmitting":
             del self.resubmitting[app]
         else:
@@ -208,7 +260,8 @@ class LicensingOffice:
         chosen_set = set(chosen)
         self.queue = deque(a for a in self.queue if a not in chosen_set)
         for app in chosen:
-            self.in_review.pop(app, None)
+            if app in self.in_review:
+                self._free(app)
             self.resubmitting.pop(app, None)
         for app in chosen:
             self._decide(app, "released")
