@@ -794,7 +794,7 @@ class Licensing(_Control):
     approval_by_buyer: dict[FacilityRef, Probability] = Field(default_factory=dict)
     """Approval chance by buying facility (end user), before sector and destination."""
     return_probability: Probability = 0.0
-    """Chance (0 to 1) that a decision returns the application for documents; it is re-submitted and reviewed again. Denied: the rest."""
+    """Chance (0 to 1) that a decision returns the application for documents; it is re-submitted and reviewed again. Denied: the rest (a return chance above 1 - approval is cut to it)."""
     return_by_destination: dict[Country, Probability] = Field(default_factory=dict)
     """Return chance by destination country code, instead of `return_probability`."""
     resubmit_days: Distribution | None = None
@@ -809,16 +809,6 @@ class Licensing(_Control):
         if (self.review_days is None) == (self.review_working_days is None):
             given = "neither" if self.review_days is None else "both"
             raise ValueError(f"expected exactly one of review_days or review_working_days, got {given}")
-        return self
-
-    @model_validator(mode="after")
-    def _outcomes_add_up(self):
-        approvals = [self.approval_probability, *self.approval_by_destination.values(),
-                     *self.approval_by_sector.values(), *self.approval_by_buyer.values()]
-        returns = [self.return_probability, *self.return_by_destination.values()]
-        if returns and max(returns) > 0 and min(approvals) + max(returns) > 1.0 + 1e-12:
-            raise ValueError(f"expected approval + return chances of at most 1, got approval "
-                             f"{max(approvals):g} with return {max(returns):g}")
         return self
 
 
