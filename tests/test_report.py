@@ -13,8 +13,9 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from simulator import load_scenario, run
+from simulator import load_scenario, parse_scenario, run
 from simulator.report import (ReportError, build_compare_report, build_report, build_run_report, build_sweep_report,
                               headline_rows, load_run)
 from simulator.results import write_run
@@ -281,3 +282,21 @@ def test_event_markers_are_one_line_collection_per_panel():
         markers = [c for c in ax.collections if isinstance(c, matplotlib.collections.LineCollection)]
         assert len(markers) == 1 and len(markers[0].get_segments()) == 7
         assert ax.get_xlim() == tf.axes[0].get_xlim()  # markers do not move the date range
+
+
+def test_firms_chart_shows_the_share_of_firms_stopped(tmp_path):
+    """A sector of three firms with covers 10, 20, 30 days and supply cut: the chart is drawn,
+    and its data say 1/3, 2/3, then all firms below plan (as in tests/test_firms.py)."""
+    from simulator.report.firms import firms_stopped
+
+    data = yaml.safe_load((DATA / "tiny.yaml").read_text())
+    sector = next(n for n, f in data["facilities"].items() if f["type"] == "sector")
+    data["facilities"][sector]["firms"] = {"count": 3, "cover_days": [10, 20, 30]}
+    data["facilities"][sector].pop("initial_stock_t", None)
+    folder = write_run(run(parse_scenario(yaml.safe_dump(data), "tiny.yaml", {}), seed=1), tmp_path / "firms")
+    build_run_report(folder)
+    assert "firms.png" in referenced(folder / "report.html")
+    assert_not_blank(folder / "firms.png")
+    per_day = firms_stopped(pd.read_csv(folder / "production_firms_daily.csv"))
+    assert set(per_day["share_stopped"].round(6)) <= {0.0, round(1 / 3, 6), round(2 / 3, 6), 1.0}
+    assert (per_day["firms"] == 3).all()

@@ -30,6 +30,7 @@ TABLES = {
                                   "decision", "wait_days"]),
     "inventory_daily": ("inventory_daily.csv", ["date", "facility", "material", "on_hand_t", "days_of_cover"]),
     "production_daily": ("production_daily.csv", ["date", "facility", "planned_units", "produced_units"]),
+    "production_firms_daily": ("production_firms_daily.csv", ["date", "facility", "firm", "planned_units", "produced_units"]),
     "events": ("events.csv", ["date", "action", "target", "detail"]),
 }
 _STRING_COLUMNS = {"facility", "sector", "country", "unit", "first_stop", "recovered", "output", "first_starved",

@@ -16,6 +16,7 @@ from ..plots import MAX_PANELS, country_colour
 from .data import (MAX_FIGURES, REPORT_NAME, RunData, _chunks, _compact, _cross_border, _date, _dates, _demand_order,
                    _fmt_num, _mid_month, _suffix, load_run)
 from .html import Chart, Section, _page, _table, _write
+from .firms import chart_firms  # noqa: F401 - looked up by name in _draw_in_worker
 from .replications import section_replications  # also looked up by name in _draw_in_worker
 
 def _worst_lead_times(run: RunData) -> dict[str, tuple[float, str]]:
@@ -448,8 +449,8 @@ def _build_run_report(run_dir: str | Path) -> Path:
         timeline_png = _timeline_png(run, out)
         if timeline_png:
             sections[0].charts.insert(0, timeline_png)
-        sections.extend(_draw_charts(run, out, (chart_production, chart_cover, chart_flows, chart_lead_times,
-                                                chart_licensing, section_replications)))
+        sections.extend(_draw_charts(run, out, (chart_production, chart_firms, chart_cover, chart_flows,
+                                                chart_lead_times, chart_licensing, section_replications)))
     title = f"resim run report: {run.manifest.get('scenario', run.path.name)}"
     return _write(out / REPORT_NAME, _page(title, _run_meta(run), [headline, *sections]))
 
