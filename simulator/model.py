@@ -284,6 +284,10 @@ class Model:
         elif isinstance(event, sp.ReleaseStockpile):
             shipped = self.facilities[event.facility].release(event.material, event.tonnes)
             target, detail = event.facility, f"{shipped:.6g} t {event.material} released"
+        elif isinstance(event, sp.Expect):
+            buyers = self._prebuy_for(event.control, self.time_of(event.until))
+            target = event.control
+            detail = f"expected until {event.until}; pre-buying: {', '.join(buyers) if buyers else 'none'}"
         elif isinstance(event, sp.GrantGeneralLicence):
             licence = c.GeneralLicence(event.buyer, event.destination,
                                        math.inf if event.until is None else self.time_of(event.until),
@@ -328,12 +332,17 @@ class Model:
 
     def _announce(self, event) -> None:
         """An ``impose`` is announced: buyers' inputs it concerns pre-buy until it takes effect."""
-        control, t_effect = self.controls[event.control], self.time_of(event.date)
-        buyers = sorted({f"{line.facility.name} {line.material}" for facility in self.facilities.values()
-                         for line in facility.input_lines()
-                         if line.prebuying is not None and line.prebuying.announced(control, t_effect)})
+        buyers = self._prebuy_for(event.control, self.time_of(event.date))
         if buyers:
             self._record_event("announce", event.control, f"in force from {event.date}; pre-buying: {', '.join(buyers)}")
+
+    def _prebuy_for(self, name: str, t_effect: float) -> list[str]:
+        """Pre-buying buyers' inputs that control ``name`` concerns raise their cover until
+        ``t_effect`` (plus their own days after it); returns them as "facility material"."""
+        control = self.controls[name]
+        return sorted({f"{line.facility.name} {line.material}" for facility in self.facilities.values()
+                       for line in facility.input_lines()
+                       if line.prebuying is not None and line.prebuying.announced(control, t_effect)})
 
     def _record_event(self, action: str, target: str, detail: str) -> None:
         table = self.ledger.records.events

@@ -861,6 +861,18 @@ class Impose(_Event):
     """The day it was announced (YYYY-MM-DD, not after `date`): buyers with `prebuy_on_announcement` react then."""
 
 
+class Expect(_Event):
+    """Buyers come to expect a control before any announcement (front-loading): those with
+    `prebuy_on_announcement` react as to an announcement effective on `until`. No legal effect."""
+
+    action: Literal["expect"]
+    """Event kind: expect."""
+    control: ControlRef
+    """The control buyers expect (a name under `controls`): its scope says whose inputs react."""
+    until: dt.date
+    """The day the expectation ends (YYYY-MM-DD, after `date`): when the control is expected to take effect."""
+
+
 class Ease(_Event):
     """Change a control's parameters (approval probability, reviewers, quota, scope, ...)."""
 
@@ -945,7 +957,7 @@ class SetParameter(_Event):
 
 
 Event = Annotated[
-    Union[Impose, Ease, Release, ReleaseStockpile, Suspend, Lift, SetParameter, GrantGeneralLicence],
+    Union[Impose, Ease, Release, ReleaseStockpile, Suspend, Lift, SetParameter, GrantGeneralLicence, Expect],
     Field(discriminator="action"),
 ]
 
@@ -1118,6 +1130,8 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
             found.append((("timeline", i, "control"), f"expected a licensing control (only a licence backlog can be released), got {ev.control!r}, a {control.instrument}"))
         if isinstance(ev, Impose) and ev.announced is not None and ev.announced > ev.date:
             found.append((("timeline", i, "announced"), f"expected a date on or before {ev.date}, got {ev.announced}"))
+        if isinstance(ev, Expect) and ev.until <= ev.date:
+            found.append((("timeline", i, "until"), f"expected a date after {ev.date}, got {ev.until}"))
         if isinstance(ev, Suspend) and ev.until is not None and ev.until <= ev.date:
             found.append((("timeline", i, "until"), f"expected a date after {ev.date}, got {ev.until}"))
         if isinstance(ev, ReleaseStockpile):

@@ -59,11 +59,11 @@ def test_baseline_inventories_do_not_drift(baseline):
 # (scenarios/README.md, "Seed spread"); the test runs three other seeds.
 SPREAD = {
     "baseline_2024": {"share_lost.all": 0.0, "exports_t.CN": 50.0},
-    "licensing_2025": {"share_lost.all": 0.005, "exports_t.CN": 800.0},
+    "licensing_2025": {"share_lost.all": 0.005, "exports_t.CN": 1300.0},
     "expansion_oct_2025": {"share_lost.all": 0.007, "exports_t.CN": 1000.0},
     "quota_2010": {"share_lost.all": 0.007, "exports_t.CN": 1.0},
     "stockpile_release": {"share_lost.all": 0.005, "exports_t.CN": 2300.0},
-    "diversification_2028": {"share_lost.all": 0.005, "exports_t.CN": 1300.0},
+    "diversification_2028": {"share_lost.all": 0.006, "exports_t.CN": 1700.0},
 }
 
 

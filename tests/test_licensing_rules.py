@@ -220,3 +220,23 @@ def test_firms_do_not_add_licence_work_when_counted_in_applications():
             data["facilities"]["de_line"]["firms"] = firms
         applied.append(go(data).headline["licences_applied"])
     assert applied[0] == applied[1] > 0
+
+
+def test_an_expected_control_makes_prebuying_buyers_stock_up_until_it_is_due():
+    """The line (1 t a day, target 20 days, steady state after the warm-up) pre-buys 10 days
+    when it expects a control: on 11 January (expected until 10 February) it orders its day's
+    use plus 10 t = 11 t; from 10 February its target is back to 20 t, so it orders nothing
+    until its position has fallen the 10 t back (10 days: first order again on 20 February).
+    The control is never imposed: an expectation has no legal effect."""
+    control = {"c": {**NEVER_DECIDED}}
+    data = world(("DE",), control, [{"date": "2025-01-11", "action": "expect", "control": "c", "until": "2025-02-10"}])
+    data["facilities"]["de_line"]["prebuy_on_announcement"] = {"extra_days": 10}
+    result = go(data)
+    lt = result.lead_times
+    by_day = lt.groupby("ordered")["tonnes"].sum()
+    assert by_day["2025-01-11"] == pytest.approx(11.0)
+    assert not any("2025-02-10" <= d < "2025-02-20" for d in by_day.index)
+    assert by_day["2025-02-20"] == pytest.approx(1.0)
+    assert result.licences.empty
+    events = result.tables["events"]
+    assert events.loc[events["action"] == "expect", "detail"].str.contains("de_line mag").all()
