@@ -291,9 +291,10 @@ class Model:
         elif isinstance(event, sp.GrantGeneralLicence):
             licence = c.GeneralLicence(event.buyer, event.destination,
                                        math.inf if event.until is None else self.time_of(event.until),
-                                       math.inf if event.tonnes is None else event.tonnes)
+                                       math.inf if event.tonnes is None else event.tonnes, event.supplier)
             count = self.controls[event.control].grant_general(licence)
-            scope = ", ".join(f"{k} {v}" for k, v in (("buyer", event.buyer), ("destination", event.destination),
+            scope = ", ".join(f"{k} {v}" for k, v in (("supplier", event.supplier), ("buyer", event.buyer),
+                                                      ("destination", event.destination),
                                                       ("until", event.until), ("tonnes", event.tonnes)) if v is not None)
             target, detail = event.control, f"general licence ({scope or 'all buyers'}); {count} pending applications approved"
         elif isinstance(event, sp.Ease):

@@ -926,6 +926,8 @@ class GrantGeneralLicence(_Event):
     """Event kind: general_licence."""
     control: ControlRef
     """The licensing control (a name under `controls`)."""
+    supplier: FacilityRef | None = None
+    """Only shipments from this exporting facility, e.g. a magnet maker (default: any supplier)."""
     buyer: FacilityRef | None = None
     """Only shipments to this buying facility (default: any buyer)."""
     destination: Country | None = None

@@ -240,3 +240,26 @@ def test_an_expected_control_makes_prebuying_buyers_stock_up_until_it_is_due():
     assert result.licences.empty
     events = result.tables["events"]
     assert events.loc[events["action"] == "expect", "detail"].str.contains("de_line mag").all()
+
+
+def test_a_general_licence_to_an_exporter_covers_only_its_shipments():
+    """A general licence to the Chinese mine (the only exporter here) lets every German shipment
+    pass from 10 February, as DE_RECOVERS; one to another supplier name changes nothing."""
+    for supplier, expected in (("cn_mine", DE_RECOVERS["stopped_days"]), ("de_line", 91.0)):
+        data = world(("DE",), {"c": NEVER_DECIDED}, [{**IMPOSE_JAN_11, "control": "c"},
+                     {"date": "2025-02-10", "action": "general_licence", "control": "c", "supplier": supplier}])
+        assert outage(go(data), "de_line")["stopped_days"] == expected
+
+
+def test_an_expedited_shipment_needs_its_own_licence_and_flies_after_it():
+    """Licences name the freight mode (B1.4): an order expedited by air is a shipment like any
+    other. With every licence taking 5 days and air taking 1 day against 10 by sea, air-shipped
+    tonnes arrive 6 days after they leave stock (5 waiting for the licence + 1 in the air)."""
+    control = {"c": {**NEVER_DECIDED, "review_days": 5, "reviewers": 100}}
+    data = world(("DE",), control, [{**IMPOSE_JAN_11, "control": "c"}])
+    data["lanes"][0]["modes"]["air"] = {"transit_days": 1}
+    data["facilities"]["de_line"]["expedite_below_cover_days"] = 10  # on hand falls to ~5 days once licences take 5
+    lt = go(data).lead_times
+    air = lt[(lt["mode"] == "air") & (lt["ordered"] >= "2025-01-11")]
+    assert len(air) > 0
+    assert (air["wait_licence_days"] == 5.0).all() and (air["transit_days"] == 1.0).all()

@@ -260,18 +260,21 @@ class LicensingControl(ExportControl):
 
 @dataclass
 class GeneralLicence:
-    """A licence for many shipments: to one buyer facility and/or one destination (None: any),
-    until simulation time ``t_until`` and for at most ``tonnes_left`` tonnes. A covered shipment
-    passes without review; one larger than what is left needs an application."""
+    """A licence for many shipments: from one exporting facility (``supplier``), to one buyer
+    facility and/or one destination (None: any), until simulation time ``t_until`` and for at
+    most ``tonnes_left`` tonnes. A covered shipment passes without review; one larger than what
+    is left needs an application."""
 
     buyer: str | None = None
     destination: str | None = None
     t_until: float = math.inf
     tonnes_left: float = math.inf
+    supplier: str | None = None
 
     def covers(self, shipment: Shipment) -> bool:
         lane = shipment.order.lane
-        return ((self.buyer is None or lane.buyer.name == self.buyer)
+        return ((self.supplier is None or lane.supplier.name == self.supplier)
+                and (self.buyer is None or lane.buyer.name == self.buyer)
                 and (self.destination is None or lane.destination == self.destination)
                 and shipment.tonnes <= self.tonnes_left + EPS_T)
 
