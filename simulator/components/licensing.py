@@ -144,11 +144,17 @@ class LicensingOffice:
 
     def _draw_counts(self, app: Application) -> dict[str, int]:
         """Decisions of an application's ``count`` real applications, one draw each."""
-        counts: dict[str, int] = {}
-        for _ in range(app.count):
-            decision = self._draw_outcome(app)
-            counts[decision] = counts.get(decision, 0) + 1
-        return counts
+        approve, ret = self.probabilities(app)
+        either, uniform = approve + ret, self.uniform
+        granted = returned = 0
+        for _ in range(app.count):  # the same draws, in the same order, as _draw_outcome would make
+            u = uniform()
+            if u < approve:
+                granted += 1
+            elif u < either:
+                returned += 1
+        counts = {"approved": granted, "returned": returned, "denied": app.count - granted - returned}
+        return {decision: n for decision, n in counts.items() if n}
 
     def _start_reviews(self) -> None:
         env = self.env
