@@ -1,0 +1,158 @@
+"""The timeline: dated events, and which parameters may change mid-run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field
+
+from .base import (
+    ControlRef, Country, DateInHorizon, FacilityRef, Identifier, MaterialRef, NonNegative,
+    Probability, Spec,
+)
+
+
+class _Event(Spec):
+    date: DateInHorizon
+    """The day the event happens (YYYY-MM-DD, from `start` to the end of the horizon)."""
+    id: Identifier | None = Field(
+        default=None, description="A name for the event, so that --set and sweeps can address it "
+        "(timeline.<id>.fraction) whatever its position."
+    )
+    note: str = ""
+    """Free text for readers of the file (e.g. the source); not used by the model."""
+
+
+class Impose(_Event):
+    """Bring a control into force (after a suspension ends, if it is suspended)."""
+
+    action: Literal["impose"]
+    """Event kind: impose."""
+    control: ControlRef
+    """The control (a name under `controls`)."""
+    announced: dt.date | None = None
+    """The day it was announced (YYYY-MM-DD, not after `date`): buyers with `prebuy_on_announcement` react then."""
+
+
+class Expect(_Event):
+    """Buyers come to expect a control before any announcement (front-loading): those with
+    `prebuy_on_announcement` react as to an announcement effective on `until`. No legal effect."""
+
+    action: Literal["expect"]
+    """Event kind: expect."""
+    control: ControlRef
+    """The control buyers expect (a name under `controls`): its scope says whose inputs react."""
+    until: dt.date
+    """The day the expectation ends (YYYY-MM-DD, after `date`): when the control is expected to take effect."""
+
+
+class Ease(_Event):
+    """Change a control's parameters (approval probability, reviewers, quota, scope, ...)."""
+
+    action: Literal["ease"]
+    """Event kind: ease."""
+    control: ControlRef
+    """The control (a name under `controls`)."""
+    set: dict[str, Any] = Field(min_length=1)
+    """New values of control fields by name, e.g. {approval_probability: 0.6}."""
+
+
+class Release(_Event):
+    """Approve a fraction of the pending licence backlog at once, oldest first."""
+
+    action: Literal["release"]
+    """Event kind: release."""
+    control: ControlRef
+    """The licensing control whose pending applications are approved."""
+    fraction: Probability = 1.0
+    """Share (0 to 1) of the pending applications approved."""
+
+
+class ReleaseStockpile(_Event):
+    """Ship tonnes out of a stockpile now, split over its lanes by share."""
+
+    action: Literal["release_stockpile"]
+    """Event kind: release_stockpile."""
+    facility: FacilityRef
+    """The stockpile (a name under `facilities`)."""
+    material: MaterialRef
+    """The material released."""
+    tonnes: NonNegative
+    """Tonnes to release (at most what the stockpile holds)."""
+
+
+class Suspend(_Event):
+    """Stop applying a control for a while; it applies again when the suspension ends."""
+
+    action: Literal["suspend"]
+    """Event kind: suspend."""
+    control: ControlRef
+    """The control (a name under `controls`)."""
+    until: dt.date | None = None
+    """The day the suspension ends (YYYY-MM-DD; default: suspended until lifted or the end)."""
+
+
+class GrantGeneralLicence(_Event):
+    """A general licence: shipments it covers pass a licensing control without review."""
+
+    action: Literal["general_licence"]
+    """Event kind: general_licence."""
+    control: ControlRef
+    """The licensing control (a name under `controls`)."""
+    supplier: FacilityRef | None = None
+    """Only shipments from this exporting facility, e.g. a magnet maker (default: any supplier)."""
+    buyer: FacilityRef | None = None
+    """Only shipments to this buying facility (default: any buyer)."""
+    destination: Country | None = None
+    """Only shipments to this country (default: any destination)."""
+    until: dt.date | None = None
+    """The day it expires (YYYY-MM-DD; default: the end of the run)."""
+    tonnes: NonNegative | None = None
+    """Tonnes it covers in all (default: no limit)."""
+
+
+class Lift(_Event):
+    """End a control (and any suspension of it)."""
+
+    action: Literal["lift"]
+    """Event kind: lift."""
+    control: ControlRef
+    """The control (a name under `controls`)."""
+
+
+class SetParameter(_Event):
+    """Change a facility parameter: a mine outage, new capacity, a smaller bill of materials."""
+
+    action: Literal["set"]
+    """Event kind: set."""
+    path: str = Field(pattern=r"^facilities\.[A-Za-z][A-Za-z0-9_\-]*\.[a-z_]+$")
+    """The parameter to change, as facilities.<facility>.<parameter>."""
+    value: Any
+    """The new value, written as in the facility (a number, a mapping, a distribution, ...)."""
+
+
+Event = Annotated[
+    Union[Impose, Ease, Release, ReleaseStockpile, Suspend, Lift, SetParameter, GrantGeneralLicence, Expect],
+    Field(discriminator="action"),
+]
+
+# Parameters the running model knows how to change mid-run, by facility type / instrument.
+_BUYING = frozenset({"policy", "expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days",
+                     "unfilled_orders", "withdraw_held_after_days", "adaptive_cover", "prebuy_on_announcement"})
+RUNTIME_SETTABLE: dict[str, frozenset[str]] = {
+    "mine": frozenset({"capacity_t_per_year", "utilisation", "variability", "max_stock_t", "allocation"}),
+    "plant": _BUYING | {"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days", "allocation"},
+    "sector": _BUYING | {"units_per_year", "bom_kg_per_unit", "demand_variability"},
+    "depot": _BUYING | {"throughput_t_per_year", "allocation"},
+    "stockpile": frozenset({"release_below_cover_days", "release_target_cover_days"}),
+    "licensing": frozenset(
+        {"reviewers", "review_days", "review_working_days", "approval_probability",
+         "approval_by_destination", "approval_by_sector", "approval_by_buyer", "return_probability",
+         "return_by_destination", "resubmit_days", "review_days_by_outcome", "consignment_t", "materials", "elements",
+         "destinations"}
+    ),
+    "quota": frozenset({"tonnes_per_period", "on_exceed", "materials", "elements", "destinations"}),
+    "ban": frozenset({"on_block", "materials", "elements", "destinations"}),
+}
+
