@@ -94,13 +94,14 @@ def _per_row_sums(table, name: str, value_column: str, history: list[tuple[int, 
     if not len(table) or name not in table._codes["facility"]:  # noqa: SLF001 - the table's own code map
         return {}
     code = table._codes["facility"][name]  # noqa: SLF001
-    rows = np.arange(len(table))
-    mine = table.column("facility") == code
-    values = table.column(value_column)
+    mine = np.flatnonzero(table.column("facility") == code)  # the facility's rows, ascending
+    values = table.column(value_column)[mine]
     out: defaultdict = defaultdict(float)
-    bounds = [start for start, _ in history] + [len(table)]
-    for (start, per_unit), end in zip(history, bounds[1:]):
-        total = float(values[mine & (rows >= start) & (rows < end)].sum())
+    # Each conversion covers the facility's rows from its start to the next one's (a market
+    # layer may change a bill daily: found by bisection, not by a mask over all rows each time).
+    bounds = np.searchsorted(mine, [start for start, _ in history] + [len(table)])
+    for (_start, per_unit), lo, hi in zip(history, bounds[:-1], bounds[1:]):
+        total = float(values[lo:hi].sum())
         for material, per in per_unit.items():
             out[material] += total * per
     return dict(out)

@@ -1,7 +1,8 @@
 """The ``resim`` command line: run (optionally replicated), sweep, validate, list, schema.
 
 Exit codes: 0 success; 2 a problem with the user's input (one line per problem, no traceback,
-no results written); 1 an internal error of the simulator.
+no results written); 1 an internal error of the simulator; 130 interrupted (SIGINT, Ctrl-C),
+143 terminated (SIGTERM): one line, no results written.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import interrupts
 from .loading import ScenarioError, load_scenario, peek_yaml
 from .model import MassBalanceError
 from .results import OutputExistsError, format_summary, write_run
@@ -43,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--results", default="results", help="results root folder (default: ./results)")
     r.add_argument("--quiet", action="store_true", help="print only the results folder")
     r.add_argument("--no-report", action="store_true", help="do not write report.html and its charts")
+    r.add_argument("--fresh", action="store_true",
+                   help="with --replications: discard earlier results in the folder instead of resuming")
     r.add_argument("--keep-runs", type=int, default=20, metavar="K",
                    help="with --replications: keep the full outputs of the first K replications for the "
                         "report's fan charts (default 20; 0 with --no-report)")
@@ -109,7 +113,7 @@ def _cmd_replications(args, path: Path) -> int:
     folder = sw._replications_folder(plan, args.results, args.out)
     keep = 0 if args.no_report else min(args.replications, args.keep_runs)
     with sw.make_executor(args.executor, args.workers, args.scheduler) as ex:
-        runs, info = sw.execute(plan, folder, ex, progress=not args.quiet, keep_runs=keep)
+        runs, info = sw.execute(plan, folder, ex, progress=not args.quiet, keep_runs=keep, fresh=args.fresh)
     summary, _, _ = sw._finish(plan, runs, info, folder)
     if keep and sw.keep_representative(plan, folder) is not None:
         _report_module().build_run_report(folder)  # fan charts over the kept replications
@@ -150,6 +154,8 @@ def _cmd_run(args) -> int:
     path = Path(args.scenario) if args.scenario else bundled_scenarios_dir() / DEFAULT_SCENARIO
     if args.replications is not None:
         return _cmd_replications(args, path)
+    if args.fresh:
+        raise ScenarioError(["--fresh: expected --replications N with it, got a single run (whose --out must be new or empty)"])
     if args.workers is not None or args.executor != "local" or args.scheduler:
         raise ScenarioError(["--workers/--executor/--scheduler: expected --replications N with them, got a single run"])
     scenario = load_scenario(path, args.overrides)
@@ -238,6 +244,15 @@ COMMANDS = {"report": _cmd_report, "compare": _cmd_compare, "run": _cmd_run, "sw
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with interrupts.handle_signals():  # SIGTERM ends a command like Ctrl-C
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:  # cleaned up on the way (temporary folder, drawing workers)
+            print("interrupted; no results written", file=sys.stderr)
+            return interrupts.exit_code()  # 130 (SIGINT, Ctrl-C) or 143 (SIGTERM)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -251,9 +266,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MassBalanceError as err:
         print(f"internal error (please report): {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted; no results written", file=sys.stderr)
-        return 130
     except Exception as err:
         report = sys.modules.get("simulator.report")  # a ReportError can only come from a loaded report module
         if report is not None and isinstance(err, report.ReportError):
@@ -263,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if isinstance(err, SweepInterrupted):
             print(err, file=sys.stderr)
-            return 130
+            return interrupts.exit_code()
         if isinstance(err, SweepFailed):  # every run lost or raised: nothing to summarise
             print(f"error: {err}", file=sys.stderr)
             return 1

@@ -6,11 +6,16 @@ of a file are collected before anything is reported (:class:`ScenarioError`).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
+import errno
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import os
+import stat
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -20,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import scenario as schema
 from .scenario import Scenario, problems
+from .scenario.base import EARLIEST_DATE, LATEST_START, MAX_HORIZON_DAYS
 
 __all__ = ["ScenarioError", "load_scenario", "parse_scenario", "scenario_hash", "parse_overrides", "describe_error"]
 
@@ -28,11 +34,32 @@ class ScenarioError(Exception):
     """A user's scenario (or override) is invalid; ``lines`` holds one message per problem."""
 
     def __init__(self, lines: Sequence[str]):
+        lines = [one_line(line) for line in lines]
         super().__init__("\n".join(lines))
-        self.lines = list(lines)
+        self.lines = lines
 
 
 _OVERRIDE = "--set"
+_MAX_LINE = 1000  # characters of one message: a 100 kB key or value is shortened, never echoed
+
+
+def one_line(text: str, limit: int = _MAX_LINE) -> str:
+    """``text`` as one printable line: line breaks and other control or separator characters
+    escaped (``\\n``), and the middle of a text longer than ``limit`` left out."""
+    text = str(text)
+    if not text.isprintable():
+        text = "".join(ch if ch == " " or unicodedata.category(ch)[0] not in "CZ"
+                       else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    if len(text) > limit:
+        head = limit * 3 // 4
+        text = f"{text[:head]} ...({len(text) - limit + 5:,} characters left out)... {text[-(limit - head - 5):]}"
+    return text
+
+
+def _clip(text: Any, limit: int = 60) -> str:
+    """A name or value from the user's file for a message: one line, at most ``limit`` characters."""
+    text = one_line(str(text), 10 * limit)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 # --------------------------------------------------------------------------- YAML with lines
@@ -45,6 +72,67 @@ _PLAIN_TAGS = {
     yaml.MappingNode: frozenset({"tag:yaml.org,2002:map"}),
 }
 _MAX_VALUES = 250_000  # aliases can make a small file expand enormously ("billion laughs")
+_MAX_DEPTH = 50  # levels of nesting (a scenario needs about 7); deeper would exhaust Python's stack
+MAX_FILE_BYTES = 10 * 1024 * 1024  # scenario and sweep files, and extends: targets (README: 10 MiB)
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+class _Unreadable(Exception):
+    """Why a user's file cannot be read: ``reason`` (a folder, a device, too large, ...), or
+    ``line`` and ``reason`` of a byte that is not UTF-8; ``missing`` when there is no file."""
+
+    def __init__(self, reason: str, line: int | None = None, missing: bool = False):
+        super().__init__(reason)
+        self.reason, self.line, self.missing = reason, line, missing
+
+
+_SPECIAL_FILES = ((stat.S_ISDIR, "a folder, not a file"), (stat.S_ISCHR, "a device, not a regular file"),
+                  (stat.S_ISBLK, "a device, not a regular file"), (stat.S_ISFIFO, "a named pipe, not a regular file"),
+                  (stat.S_ISSOCK, "a socket, not a regular file"))
+
+
+def _read_file(path: Path) -> str:
+    """A regular file of at most :data:`MAX_FILE_BYTES`, decoded as UTF-8; else :class:`_Unreadable`.
+
+    A device (``/dev/zero``), a named pipe or a huge file is refused before it is read, so
+    reading can neither wait forever nor fill the memory."""
+    try:
+        if path.is_dir():  # opening a folder fails differently on each system
+            raise _Unreadable("a folder, not a file")
+        # O_NONBLOCK: opening a named pipe does not wait for a writer (regular files ignore it).
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise _Unreadable("no such file", missing=True) from None
+    except ValueError:  # a NUL character in the name
+        raise _Unreadable("not a valid file name") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise _Unreadable("a loop of symbolic links") from None
+        raise _Unreadable(f"cannot be read: {err.strerror or err}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        for test, reason in _SPECIAL_FILES:
+            if test(mode):
+                raise _Unreadable(reason)
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                raise _Unreadable(f"larger than {MAX_FILE_BYTES // 2**20} MiB, the most a file may have")
+            chunks.append(chunk)
+    except OSError as err:
+        raise _Unreadable(f"cannot be read: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise _Unreadable(f"expected UTF-8 text, got the byte 0x{data[err.start]:02x} (save the file as UTF-8)",
+                          line=line) from None
 
 
 def _short_tag(tag: str) -> str:
@@ -71,34 +159,79 @@ def _syntax_message(err: yaml.MarkedYAMLError) -> str:
     return f"YAML syntax error: {problem or context or err}"
 
 
-def _read_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
+class _Unsafe(ScenarioError):
+    """A document the guards refused (too many values, nested too deep): it was never expanded."""
+
+
+class _TooDeep(yaml.YAMLError):
+    def __init__(self, mark):
+        super().__init__("nested too deep")
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing nesting deeper than :data:`_MAX_DEPTH` while it composes
+    (PyYAML composes recursively: 500 levels would exhaust Python's stack)."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > _MAX_DEPTH + 1:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _read_yaml(text: str, source: str, root: tuple = (),
+               at: Callable[[int], str] | None = None) -> tuple[Any, dict[tuple, int]]:
     """Parse YAML safely; return the data and a map from key paths to 1-based line numbers.
 
     Only plain YAML data is accepted (mappings, lists, text, numbers, booleans, dates, null):
-    any other tag, such as ``!!python/object``, is reported, never constructed.
+    any other tag, such as ``!!python/object``, is reported, never constructed. At most
+    :data:`_MAX_VALUES` values (aliases expanded) nested at most :data:`_MAX_DEPTH` deep are
+    read (else :class:`_Unsafe`). ``root`` is the document's place (an override's dotted path:
+    an empty value is then ``None``); ``at(line)`` says where a line is (default ``source:LINE``).
     """
-    loader = yaml.SafeLoader(text)
+    at = at or (lambda line: f"{source}:{line}")
+    where = _dotted(root) or "scenario"
     lines: dict[tuple, int] = {}
     found: list[tuple[int, str]] = []
     data: Any = None
+    stopped = False
+    loader = None
     try:
-        root = loader.get_single_node()
-        if root is None:
-            raise ScenarioError([f"{source}:1: scenario: expected a YAML mapping of scenario fields, got an empty file"])
-        data = _build(loader, root, (), lines, source, found, [0], set())
+        loader = _Loader(text)  # refuses unprintable characters (a NUL byte) at once
+        node = loader.get_single_node()
+        if node is None:
+            if root:
+                return None, lines
+            raise ScenarioError([f"{at(1)}: scenario: expected a YAML mapping of scenario fields, got an empty file"])
+        data = _build(loader, node, root, lines, source, found, [0, len(root)], set())
     except _Stop:
-        pass  # the problem is in `found`
+        stopped = True  # the problem is in `found`
+    except (_TooDeep, RecursionError) as err:
+        line = err.mark.line + 1 if isinstance(err, _TooDeep) else 1
+        raise _Unsafe([f"{at(line)}: {where}: expected data nested at most {_MAX_DEPTH} levels deep, "
+                       "got deeper nesting"]) from None
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        char = "a NUL byte" if err.character == 0 else f"the control character U+{err.character:04X}"
+        raise ScenarioError([f"{at(line)}: YAML syntax error: expected printable text, got {char}"]) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
-        raise ScenarioError([f"{source}:{line}: {_syntax_message(err)}"]) from None
+        raise ScenarioError([f"{at(line)}: {_syntax_message(err)}"]) from None
     except yaml.YAMLError as err:
-        raise ScenarioError([f"{source}:1: YAML syntax error: {err}"]) from None
+        raise ScenarioError([f"{at(1)}: YAML syntax error: {err}"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if found:
         found.sort(key=lambda item: item[0])
-        raise ScenarioError([f"{source}:{line}: {message}" for line, message in found])
+        raise (_Unsafe if stopped else ScenarioError)([f"{at(line)}: {message}" for line, message in found])
     return data, lines
 
 
@@ -111,6 +244,9 @@ def _build(loader: yaml.SafeLoader, node, path: tuple, lines: dict, source: str,
     count[0] += 1
     if count[0] > _MAX_VALUES:
         found.append((line, f"{where}: expected at most {_MAX_VALUES:,} values, got more (do aliases expand too much?)"))
+        raise _Stop
+    if len(path) - count[1] > _MAX_DEPTH:  # aliases nested in aliases
+        found.append((line, f"{where}: expected data nested at most {_MAX_DEPTH} levels deep, got deeper nesting"))
         raise _Stop
     if node.tag not in _PLAIN_TAGS[type(node)]:
         found.append((line, f"{where}: expected plain YAML data, got the tag {_short_tag(node.tag)!r} "
@@ -184,22 +320,37 @@ def parse_overrides(items: Iterable[str] | Mapping[str, Any]) -> list[tuple[str,
             if "=" not in item:
                 raise ScenarioError([f"{_OVERRIDE} {item}: expected dotted.path=value, got no '='"])
             key, _, raw = item.partition("=")
-            try:
-                value = yaml.safe_load(raw) if raw.strip() else ""
-            except (yaml.YAMLError, ValueError):
-                value = raw  # not YAML (or an impossible date): validation says what was expected
-            parsed.append((key.strip(), value, f"{_OVERRIDE} {item}"))
+            shown = f"{_OVERRIDE} {item}"
+            parsed.append((key.strip(), _override_value(raw, shown, key.strip()), shown))
         items = parsed
     for key, value, shown in items:
         if not key or any(not part.strip() for part in key.split(".")):
             raise ScenarioError([f"{shown}: expected dotted.path=value with a non-empty name between dots, got {key!r}"])
+        if key.count(".") >= _MAX_DEPTH:
+            raise ScenarioError([f"{shown}: expected a path of at most {_MAX_DEPTH} names, got {key.count('.') + 1}"])
         out.append((key, value, shown))
     return out
+
+
+def _override_value(raw: str, shown: str, key: str) -> Any:
+    """An override's value read as YAML by the file reader, with its guards: an alias bomb or
+    deep nesting is refused (one line naming the override); text that is not plain YAML (or an
+    impossible date) stays text, and validation says what was expected."""
+    if not raw.strip():
+        return ""
+    root = tuple(key.split(".")) if key else ("value",)
+    try:
+        return _read_yaml(raw, _OVERRIDE, root, at=lambda _line: shown)[0]
+    except _Unsafe:
+        raise
+    except ScenarioError:
+        return raw
 
 
 def _apply_override(data: dict, path: str, value: Any, shown: str, origins: dict, lines: dict) -> None:
     parts: list[Any] = path.split(".")
     node: Any = data
+    created = []  # mappings the override brings into being: their problems are the override's
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
         if isinstance(node, list):
@@ -217,16 +368,19 @@ def _apply_override(data: dict, path: str, value: Any, shown: str, origins: dict
         elif not isinstance(node, dict):
             raise ScenarioError([f"{shown}: {_dotted(parts[:depth]) or 'scenario'}: expected a mapping to set {part!r} in, got {_given(node)}"])
         if last:
-            node[part] = value
+            node[part] = copy.deepcopy(value)  # later overrides edit the document, never the caller's value
         else:
             if isinstance(node, dict) and part not in node:
                 node[part] = {}
+                created.append(tuple(parts[:depth + 1]))
             node = node[part]
     key = tuple(parts)
     for table in (lines, origins):
         for old in [k for k in table if k[:len(key)] == key]:
             del table[old]  # the file's lines no longer describe what the override replaced
     origins[key] = shown
+    for prefix in created:
+        origins.setdefault(prefix, shown)
 
 
 # --------------------------------------------------------------------------- extends
@@ -263,6 +417,30 @@ def _merge(base: dict, child: dict, path: tuple, lines: dict, inherited: dict, s
             _forget(inherited, here)
 
 
+_MAX_EXTENDS = 20  # scenarios in a chain of extends:
+
+
+def _path_shown(ref: str) -> str:
+    """A path from the file for a message: quoted, one line, at most 200 characters."""
+    text = repr(ref)
+    return text if len(text) <= 200 else text[:196] + "...'"
+
+
+def _shape(value: Any) -> str:
+    """What a YAML document is, without its content."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dt.date):
+        return "a date"
+    return "nothing" if value is None else "a value"
+
+
 def _read_document(text: str, source: str, folder: Path, chain: tuple = ()) -> tuple[Any, dict, dict]:
     """Read YAML and resolve ``extends: other.yaml`` (a path relative to this file).
 
@@ -277,16 +455,30 @@ def _read_document(text: str, source: str, folder: Path, chain: tuple = ()) -> t
     if not isinstance(ref, str) or not ref.strip():
         raise ScenarioError([f"{where}: extends: expected the path of a scenario file to build on, got {_given(ref)}"])
     base_path = folder / ref
-    resolved = base_path.resolve()
-    if resolved in chain:
-        raise ScenarioError([f"{where}: extends: expected a chain of scenarios without loops, got {ref!r} again"])
     try:
-        base_text = base_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        raise ScenarioError([f"{where}: extends: expected a readable scenario file, got {ref!r} (no such file at {base_path})"]) from None
+        resolved = base_path.resolve()
+    except (OSError, RuntimeError, ValueError) as err:  # RuntimeError: a loop of symbolic links (Python < 3.13)
+        why = "not a valid file name" if isinstance(err, ValueError) else "a loop of symbolic links"
+        raise ScenarioError([f"{where}: extends: expected a scenario file to build on, got {_path_shown(ref)} "
+                             f"({why})"]) from None
+    if resolved in chain:
+        raise ScenarioError([f"{where}: extends: expected a chain of scenarios without loops, got {_path_shown(ref)} again"])
+    if len(chain) >= _MAX_EXTENDS:
+        raise ScenarioError([f"{where}: extends: expected a chain of at most {_MAX_EXTENDS} scenarios, got a longer one"])
+    try:
+        base_text = _read_file(base_path)
+    except _Unreadable as why:
+        if why.line is not None:  # not UTF-8: the base file's own problem, at its line
+            raise ScenarioError([f"{base_path}:{why.line}: scenario: {why.reason}"]) from None
+        if why.missing:
+            raise ScenarioError([f"{where}: extends: expected a readable scenario file, got {_path_shown(ref)} "
+                                 f"(no such file at {base_path})"]) from None
+        raise ScenarioError([f"{where}: extends: expected a scenario file to build on, got {_path_shown(ref)} ({why.reason})"]) from None
     base, base_lines, base_inherited = _read_document(base_text, str(base_path), base_path.parent, chain + (resolved,))
     if not isinstance(base, dict):
-        raise ScenarioError([f"{where}: extends: expected {ref!r} to hold a scenario mapping, got {_kind_of(base)}"])
+        # Say what it holds, not what it says: the file may be anyone's (/etc/passwd).
+        raise ScenarioError([f"{where}: extends: expected {_path_shown(ref)} to hold a YAML mapping of scenario fields, "
+                             f"got {_shape(base)}, not a mapping"])
     inherited = {**{k: f"{base_path}:{v}" for k, v in base_lines.items() if k[:1] != ("name",)}, **base_inherited}
     base.pop("name", None)  # a derived scenario is named after its own file unless it says
     _forget(base_inherited, ("name",))
@@ -299,8 +491,8 @@ def _read_document(text: str, source: str, folder: Path, chain: tuple = ()) -> t
 
 def _dotted(loc: Sequence) -> str:
     out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    for part in loc:  # a key from the file: one line, shortened if long
+        out += f"[{part}]" if isinstance(part, int) else (f".{_clip(part)}" if out else _clip(part))
     return out
 
 
@@ -450,10 +642,10 @@ def describe_error(err: Mapping[str, Any], fields: Sequence[str] = ()) -> str:
         return "expected a value (this field is required), got nothing"
     if kind == "extra_forbidden":
         name = str(err["loc"][-1])
-        near = difflib.get_close_matches(name, fields or _FIELDS, n=1, cutoff=0.6)
+        near = difflib.get_close_matches(name, fields or _FIELDS, n=1, cutoff=0.6) if len(name) <= 100 else []
         if near:
-            return f"unknown field {name!r} (did you mean {near[0]!r}?)"
-        return f"unknown field {name!r}" + (f" (expected one of: {', '.join(fields)})" if fields else "")
+            return f"unknown field {_given(name)} (did you mean {near[0]!r}?)"
+        return f"unknown field {_given(name)}" + (f" (expected one of: {', '.join(fields)})" if fields else "")
     if kind == "union_tag_invalid":
         return f"expected one of {ctx.get('expected_tags')}, got {_given(ctx.get('tag'))}"
     if kind == "union_tag_not_found":
@@ -467,8 +659,10 @@ def describe_error(err: Mapping[str, Any], fields: Sequence[str] = ()) -> str:
         return f"{_KINDS[kind]}, got {_given(given)}"
     bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
     if kind in bounds:
-        limit = _given(next(iter(ctx.values()), "?"))
-        return f"expected a number {bounds[kind]} {limit}, got {_given(given)}"
+        limit = next(iter(ctx.values()), "?")
+        big = isinstance(limit, (int, float)) and abs(limit) >= 100_000 and float(limit).is_integer()
+        shown = f"{int(limit):,}" if big else _given(limit)  # 1,000,000,000 rather than 1e+09
+        return f"expected a number {bounds[kind]} {shown}, got {_given(given)}"
     if kind == "string_pattern_mismatch":
         return f"{_PATTERNS.get(ctx.get('pattern'), 'expected text matching ' + str(ctx.get('pattern')))}, got {_given(given)}"
     if kind == "string_too_long":
@@ -507,7 +701,12 @@ _MODELS = frozenset(name for name, cls in vars(schema).items() if isinstance(cls
 
 
 def _where(path: tuple, lines: dict, origins: dict, source: str) -> tuple[tuple, str]:
-    """``(sort key, "file:LINE")`` or the override that set the value."""
+    """``(sort key, "file:LINE")`` or the override that set the value, or a value inside it
+    (``--set x.review_working_days=5`` where x has review_days: x's problem is the override's)."""
+    below = [k for k, v in origins.items() if path and len(k) > len(path) and k[:len(path)] == path
+             and v.startswith(_OVERRIDE + " ")]
+    if below:
+        return (1, list(origins).index(below[0])), origins[below[0]]
     for cut in range(len(path), -1, -1):
         if path[:cut] in origins:
             return (1, list(origins).index(path[:cut])), origins[path[:cut]]
@@ -638,7 +837,9 @@ def _context(data: dict) -> dict:
         if kind != "controls" and not context[kind]:
             context[kind] = None  # a missing required section is reported once, not per reference
     start, days = data.get("start"), data.get("horizon_days")
-    if isinstance(start, dt.date) and isinstance(days, int) and not isinstance(days, bool) and 0 < days < 365 * 200:
+    # Only a valid start and horizon (a datetime is no date here, and no date arithmetic may overflow).
+    if (type(start) is dt.date and EARLIEST_DATE <= start <= LATEST_START
+            and type(days) is int and 1 <= days <= MAX_HORIZON_DAYS):
         context["horizon"] = (start, start + dt.timedelta(days=days))
     return context
 
@@ -675,6 +876,9 @@ def parse_scenario(
     for path, value, shown in parse_overrides(overrides):
         _apply_override(data, path, value, shown, origins, lines)
     context = _context(data)
+    changed = [origins[k] for k in (("start",), ("horizon_days",)) if origins.get(k, "").startswith(_OVERRIDE + " ")]
+    if changed and "horizon" in context:  # dates of the file outside a horizon an override moved: say so
+        context["horizon_note"] = " and ".join(changed)
     try:
         scenario = Scenario.model_validate(data, context=context)
     except ValidationError as err:
@@ -744,13 +948,17 @@ def _kind_of(value: Any) -> str:
 
 
 def read_text_file(path: Path, kind: str, error: type[ScenarioError] = ScenarioError) -> str:
-    """A user's file as text, or one line saying why it cannot be read (``kind``: "scenario")."""
+    """A user's file as text, or one line saying why it cannot be read (``kind``: "scenario").
+
+    Only a regular file of at most 10 MiB in UTF-8 is read (see :func:`_read_file`)."""
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error([f"{path}: no such {kind} file"]) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise error([f"{path}: cannot read {kind} file: {err}"]) from None
+        return _read_file(Path(path))
+    except _Unreadable as why:
+        if why.missing:
+            raise error([f"{path}: no such {kind} file"]) from None
+        if why.line is not None:
+            raise error([f"{path}:{why.line}: {kind}: {why.reason}"]) from None
+        raise error([f"{path}: expected a {kind} file, got {why.reason}"]) from None
 
 
 def peek_yaml(path: str | Path) -> Any:
@@ -761,8 +969,8 @@ def peek_yaml(path: str | Path) -> Any:
     like a date (``2025-13-01``) stays text instead of escaping as a ``ValueError``.
     """
     try:
-        return _read_yaml(Path(path).read_text(encoding="utf-8"), str(path))[0]
-    except (OSError, UnicodeDecodeError, ScenarioError, yaml.YAMLError, ValueError, RecursionError):
+        return _read_yaml(_read_file(Path(path)), str(path))[0]
+    except (_Unreadable, OSError, ScenarioError, yaml.YAMLError, ValueError, RecursionError):
         return None
 
 

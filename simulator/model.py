@@ -59,6 +59,12 @@ class Model:
         self._refresh_rates()
         self._sampling = False
         c.repeat(self.env, self._sample_inventory)
+        # Prices and the responses they drive: only in scenarios with `markets` (simulator.market_build).
+        self.markets = None
+        if scenario.markets is not None:
+            from .market_build import build_markets
+
+            self.markets = build_markets(self)
         self.finished = False
 
     # ----------------------------------------------------------------- time
@@ -97,9 +103,16 @@ class Model:
             whole = math.ceil(working)
             day = math.floor(env.now - t_start)
             index = bisect_left(workdays, day) + whole
-            while index >= len(workdays):
-                extend_to(workdays[-1] + 2 * whole + 14)
-            return workdays[index] - day - (whole - working)
+            if index < len(workdays):
+                return workdays[index] - day - (whole - working)
+            # Past the table (a review ending long after the run): 5k working days after a
+            # working day is 7k days after it, so no list grows with a (random) long review.
+            weeks, rest = divmod(index - (len(workdays) - 1), 5)
+            end = workdays[-1] + 7 * weeks
+            while rest:
+                end += 1
+                rest -= (first_weekday + end) % 7 < 5
+            return end - day - (whole - working)
 
         return draw
 
@@ -303,6 +316,10 @@ class Model:
         elif isinstance(event, sp.SetParameter):
             _, name, field = event.path.split(".")
             self._change_facility(name, field, event.value)
+            if self.markets is not None:  # a new base for the market's responses, if any
+                from .market_build import base_changed
+
+                base_changed(self.markets, name, field)
             self._refresh_rates(self.facilities[name])  # only a facility's parameters change its rates
             target, detail = name, f"{field}={event.value}"
         else:  # pragma: no cover - the schema admits no other action

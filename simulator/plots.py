@@ -24,6 +24,8 @@ from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from .safe_write import replacing  # noqa: E402
+
 __all__ = ["country_colour", "run_colour", "TimelineEvent", "events_from_frame", "control_periods", "TimeFigure",
            "time_figure", "side_legend", "grid_figure", "style", "save", "fan", "ACTION_STYLE", "MAX_PANELS"]
 
@@ -273,7 +275,9 @@ def style():
 
 
 def save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI, facecolor="white")
+    """Save ``fig`` as a new file renamed over ``path`` (never written through a planted link)."""
+    with replacing(path, "wb") as handle:
+        fig.savefig(handle, format=Path(path).suffix.lstrip(".") or "png", dpi=DPI, facecolor="white")
     return path
 
 

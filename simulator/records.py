@@ -105,6 +105,12 @@ class Records:
         # Timeline events as applied.
         # in_force: for controls, "yes"/"no" after the event; empty for facilities.
         self.events = Table({"t": "f", "action": "c", "target": "c", "detail": "c", "in_force": "c"})
+        # The market layer (only in scenarios with `markets`), one row a day from the start date:
+        # each material's price in each market (premium: index points from goods held at the
+        # exporter's controls), and each response's value (simulator.components.market).
+        self.prices = Table({"t": "f", "material": "c", "market": "c", "price_per_kg": "f", "reference_per_kg": "f",
+                             "index": "f", "cover_days": "f", "normal_cover_days": "f", "premium": "f"})
+        self.market_responses = Table({"t": "f", "kind": "c", "facility": "c", "material": "c", "value": "f"})
 
     def tables(self) -> dict[str, Table]:
         return {k: v for k, v in vars(self).items() if isinstance(v, Table)}

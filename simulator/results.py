@@ -1,7 +1,9 @@
 """Writing a run's outputs: a results folder that appears whole or not at all.
 
 Files are written into a hidden temporary folder beside the target and renamed into place at
-the end, so an interrupted or failed run never leaves partial results behind.
+the end, so an interrupted or failed run never leaves partial results behind (one killed
+outright leaves its hidden folder, removed by the next run writing beside it: see
+:mod:`simulator.safe_write`).
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from . import interrupts, safe_write
 from .runner import RunResult
 
 __all__ = ["write_run", "run_id", "format_summary", "OutputExistsError"]
@@ -35,6 +37,8 @@ FILES = {
     "events": "events.csv",
     "shortages_firms": "shortages_firms.csv",
     "production_firms_daily": "production_firms_daily.csv",
+    "prices_monthly": "prices_monthly.csv",  # the market layer (simulator.market_metrics): empty without markets
+    "market_responses": "market_responses.csv",
 }
 
 
@@ -61,7 +65,7 @@ def _clean(value):
 
 
 def _dump(path: Path, data) -> None:
-    path.write_text(json.dumps(_clean(data), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    safe_write.write_text(path, json.dumps(_clean(data), indent=2, sort_keys=False) + "\n")
 
 
 def write_run(result: RunResult, out: str | Path | None = None, results_root: str | Path = "results",
@@ -74,28 +78,35 @@ def write_run(result: RunResult, out: str | Path | None = None, results_root: st
         parent = Path(results_root) / result.scenario.name
         target = parent / run_id(result)
         suffix = 1
-        while target.exists():
+        while os.path.lexists(target):
             suffix += 1
             target = parent / f"{run_id(result)}-{suffix}"
     else:
         target = Path(out)
+        if target.is_symlink():
+            raise OutputExistsError(f"{target}: is a symbolic link; choose another --out")
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise OutputExistsError(f"{target}: output folder exists and is not empty; choose another --out")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    safe_write.remove_stale_temp_dirs(target.parent)  # left by runs that were killed
+    tmp = safe_write.make_temp_dir(target)
     try:
         for name, filename in FILES.items():
             frame: pd.DataFrame = result.tables[name]
-            frame.to_csv(tmp / filename, index=False, float_format="%.9g", lineterminator="\n")
+            with safe_write.replacing(tmp / filename) as handle:
+                frame.to_csv(handle, index=False, float_format="%.9g", lineterminator="\n")
         _dump(tmp / "summary.json", {**result.summary, "headline": result.headline})
         _dump(tmp / "manifest.json", {**result.manifest, "files": sorted([*FILES.values(), "summary.json"])})
         if finish is not None:
             finish(tmp)
+        interrupts.check()  # a signal whose KeyboardInterrupt was lost on the way: nothing is committed
+        safe_write.seal_temp_dir(tmp)
         if target.exists():
             target.rmdir()  # empty, checked above
         os.replace(tmp, target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with interrupts.shielded():  # a second Ctrl-C must not leave the folder half removed
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import metrics
+from . import market_metrics, metrics
 from .loading import scenario_hash
 from .model import Model
 from .scenario import Scenario
@@ -118,11 +118,13 @@ def run(scenario: Scenario, seed: int | None = None, keep_model: bool = False, h
             "licences_weekly": metrics.licences_weekly(frames["licences"], info),
             "shortages_firms": metrics.shortages_firms(frames["firm_production"], info),
             "production_firms_daily": metrics.production_firms_daily(frames["firm_production"], info),
+            "prices_monthly": market_metrics.prices_monthly(frames["prices"], info),
+            "market_responses": market_metrics.market_responses(frames["market_responses"], info),
         })
         tables = {name: tables[name] for name in (
             "shortages", "plants", "lead_times", "lead_time_stats", "flows_monthly", "licences", "licences_weekly",
             "inventory_daily", "production_daily", "events", "shortages_firms",
-            "production_firms_daily")}  # the order files and reports list them in
+            "production_firms_daily", "prices_monthly", "market_responses")}  # the order files and reports list them in
     balance = {k: v for k, v in model.balance.items() if k != "by_material"}
     manifest = {
         "scenario": scenario.name,

@@ -205,7 +205,7 @@ def _lead_times_double(adaptive: dict | None, horizon_days: int = 300, timeline=
     data["lanes"].append({"supplier": "au_mine", "buyer": "de_line", "material": "mag", "priority": 2,
                           "modes": {"sea": {"transit_days": 20}}})
     line = data["facilities"]["de_line"]
-    line["resource_after_denial_days"] = 100000
+    line["resource_after_denial_days"] = 3650  # longer than any horizon here: for good
     if adaptive is not None:
         line["adaptive_cover"] = adaptive
     return Model(parse_scenario(yaml.safe_dump(data, sort_keys=False), "rules.yaml", {}), seed=1)

@@ -21,7 +21,11 @@ def test_run_writes_every_documented_file(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == sorted([
         "manifest.json", "summary.json", "shortages.csv", "plants.csv", "lead_times.csv", "lead_time_stats.csv",
         "flows_monthly.csv", "licences.csv", "licences_weekly.csv", "inventory_daily.csv", "production_daily.csv", "events.csv",
-        "shortages_firms.csv", "production_firms_daily.csv"])
+        "shortages_firms.csv", "production_firms_daily.csv", "prices_monthly.csv", "market_responses.csv"])
+    # without a `markets:` section the market tables are empty, with their columns
+    assert (out / "prices_monthly.csv").read_text().splitlines() == [
+        "month,material,market,price_per_kg,reference_per_kg,index,cover_days,normal_cover_days,premium"]
+    assert (out / "market_responses.csv").read_text().splitlines() == ["month,kind,facility,material,value"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 7 and len(manifest["scenario_sha256"]) == 64 and manifest["package_version"]
     assert set(manifest["mass_balance"]) >= {"produced_t", "on_hand_t", "in_transit_t", "held_t", "consumed_t", "residual_t"}

@@ -20,6 +20,38 @@ MALFORMED = DATA / "malformed"
 TINY = DATA / "tiny.yaml"
 
 CASES: list[tuple[str, list[str]]] = [
+    # Input that used to crash, hang or read too much (issue 16): each a one-line error.
+    ('51_nul_byte.yaml', ['{f}:5: YAML syntax error: expected printable text, got a NUL byte']),
+    ('52_not_utf8.yaml', ['{f}:1: scenario: expected UTF-8 text, got the byte 0xe9 (save the file as UTF-8)']),
+    ('53_nested_too_deep.yaml', ['{f}:6: scenario: expected data nested at most 50 levels deep, got deeper nesting']),
+    ('54_start_out_of_range.yaml', ['{f}:3: start: expected a date from 1900-01-01 to 2100-12-31, got 9999-12-31']),
+    ('55_datetime_start.yaml', [
+        '{f}:3: start: expected a date (YYYY-MM-DD) without a time of day, got 2025-01-01 10:00:00',
+    ]),
+    ('56_gamma_cv_too_small.yaml', ['{f}:48: controls.cn_licence.review_days.cv: expected a number >= 0.001, got 1e-200']),
+    ('57_lognormal_cv_too_large.yaml', ['{f}:48: controls.cn_licence.review_days.cv: expected a number <= 10, got 1e+200']),
+    ('58_inventory_sample_days_too_small.yaml', ['{f}:6: inventory_sample_days: expected a number >= 1, got 1e-09']),
+    ('59_batch_days_too_small.yaml', ['{f}:10: facilities.cn_mine.batch_days: expected a number >= 0.1, got 1e-06']),
+    ('60_review_days_too_small.yaml', ['{f}:32: facilities.de_ev.policy.review_days: expected a number >= 0.1, got 1e-06']),
+    ('61_review_working_days_too_large.yaml', [
+        '{f}:48: controls.cn_licence.review_working_days: expected a number <= 3650, got 1e+09',
+    ]),
+    ('62_bom_too_large.yaml', [
+        '{f}:31: facilities.de_ev.bom_kg_per_unit.ndfeb_magnet: expected a number <= 100,000, got 1e+308',
+    ]),
+    ('63_alias_bomb.yaml', [
+        '{f}:7: x-bomb.f[2][5][6][6][2][5]: expected at most 250,000 values, got more (do aliases expand too much?)',
+    ]),
+    ('64_key_with_line_break.yaml', ["{f}:6: hori\\nzon: unknown field 'hori\\nzon' (did you mean 'horizon_days'?)"]),
+    ('65_extends_a_folder.yaml', ["{f}:2: extends: expected a scenario file to build on, got '.' (a folder, not a file)"]),
+    ('66_date_as_a_number.yaml', ['{f}:51: timeline[0].date: expected a date (YYYY-MM-DD), got 20250201']),
+    ('67_normal_far_below_zero.yaml', [
+        '{f}:41: lanes[2].modes.air.transit_days: expected mean >= -3 sd (a normal truncated at 0 must keep some '
+        'mass above 0), got mean=-100, sd=0.001',
+    ]),
+    ('68_tonnes_too_large.yaml', [
+        '{f}:16: facilities.cn_magnets.capacity_t_per_year: expected a number <= 1,000,000,000, got 1e+12',
+    ]),
     ('50_just_in_time_on_a_plant.yaml', [
         '{f}:18: facilities.cn_magnets.policy: expected a periodic policy (order_up_to, s_S or s_Q) for a plant, '
         'got just_in_time (only a sector orders as it produces)',
@@ -185,6 +217,35 @@ CASES: list[tuple[str, list[str]]] = [
 
 # --set overrides on the valid tiny.yaml: the message names the override, not a file line.
 OVERRIDE_CASES: list[tuple[list[str], list[str]]] = [
+    # Dates whose arithmetic overflowed, a datetime, and problems an override causes in what
+    # the file holds: each names the override (issue 16).
+    (["start=9999-12-31"], ["--set start=9999-12-31: start: expected a date from 1900-01-01 to 2100-12-31, got 9999-12-31"]),
+    (["start=0001-01-01"], ["--set start=0001-01-01: start: expected a date from 1900-01-01 to 2100-12-31, got 0001-01-01"]),
+    (["start=2025-01-01 10:00:00"], [
+        "--set start=2025-01-01 10:00:00: start: expected a date (YYYY-MM-DD) without a time of day, got 2025-01-01 10:00:00",
+    ]),
+    (["controls.cn_licence.review_working_days=5"], [
+        "--set controls.cn_licence.review_working_days=5: controls.cn_licence: expected exactly one of review_days "
+        "or review_working_days, got both",
+    ]),
+    (["facilities.new_mine.type=mine"], [
+        "--set facilities.new_mine.type=mine: facilities.new_mine.country: expected a value (this field is required), got nothing",
+        "--set facilities.new_mine.type=mine: facilities.new_mine.material: expected a value (this field is required), got nothing",
+        "--set facilities.new_mine.type=mine: facilities.new_mine.capacity_t_per_year: expected a value (this field is "
+        "required), got nothing",
+    ]),
+    (["horizon_days=20"], [
+        "{tiny}:51: timeline[0].date: expected a date within the scenario's horizon 2025-01-01 to 2025-01-21 "
+        "(after --set horizon_days=20), got 2025-02-01",
+        "{tiny}:52: timeline[1].date: expected a date within the scenario's horizon 2025-01-01 to 2025-01-21 "
+        "(after --set horizon_days=20), got 2025-03-15",
+        "{tiny}:53: timeline[2].date: expected a date within the scenario's horizon 2025-01-01 to 2025-01-21 "
+        "(after --set horizon_days=20), got 2025-03-15",
+    ]),
+    (["facilities.cn_ev.policy.review_days=1e-6"], [
+        "--set facilities.cn_ev.policy.review_days=1e-6: facilities.cn_ev.policy.review_days: expected a number >= 0.1, "
+        "got '1e-6'",
+    ]),
     (["facilities.cn_mine.capacity_t_per_year=-5"], [
         "--set facilities.cn_mine.capacity_t_per_year=-5: facilities.cn_mine.capacity_t_per_year: "
         "expected a number >= 0, got -5",
@@ -268,7 +329,7 @@ def test_tiny_is_valid() -> None:
 def test_bad_override_names_the_override(overrides: list[str], expected: list[str]) -> None:
     with pytest.raises(ScenarioError) as caught:
         load_scenario(TINY, overrides=overrides)
-    assert caught.value.lines == expected
+    assert caught.value.lines == [line.replace("{tiny}", str(TINY)) for line in expected]
 
 
 def test_override_and_file_problems_are_reported_together() -> None:

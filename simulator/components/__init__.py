@@ -14,6 +14,8 @@ from .depot import Depot
 from .facility import Facility, InputLine
 from .firms import Firm, FirmsInput
 from .lane import Lane, Mode
+from .market import (DemandDestruction, Hoarding, HoardingCover, Levers, MarketLayer, NewSupply, PriceIndex,
+                     StockpileTrigger, Substitution)
 from .ledger import Ledger, Order, Shipment
 from .licensing import Application, LicensingOffice
 from .mine import Mine
@@ -28,4 +30,6 @@ __all__ = [
     "Ledger", "LicensingControl", "LicensingOffice", "MinMax", "Mine", "Mode", "Order", "OrderUpTo",
     "POLICIES", "Plant", "QuotaControl", "Sector", "Shipment", "Stockpile", "repeat",
     "CatchUp", "CatchUpRule", "Firm", "FirmsInput",
+    "DemandDestruction", "Hoarding", "HoardingCover", "Levers", "MarketLayer", "NewSupply", "PriceIndex",
+    "StockpileTrigger", "Substitution",
 ]

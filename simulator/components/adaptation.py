@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .lane import Lane
 
 __all__ = ["AdaptiveCoverRule", "AdaptiveCover", "PrebuyRule", "Prebuying", "PREBUY_SCOPES",
-           "set_adaptive_cover", "set_prebuying"]
+           "set_adaptive_cover", "set_prebuying", "set_hoarding"]
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class Prebuying:
 
 
 def _refresh(line: InputLine) -> None:
-    line.cover_adjustments = tuple(a for a in (line.adaptive_cover, line.prebuying) if a is not None)
+    line.cover_adjustments = tuple(a for a in (line.adaptive_cover, line.prebuying, line.hoarding) if a is not None)
 
 
 def set_adaptive_cover(line: InputLine, rule: AdaptiveCoverRule | None) -> None:
@@ -181,4 +181,11 @@ def set_prebuying(line: InputLine, rule: PrebuyRule | None) -> None:
     line.prebuying = None if rule is None else Prebuying(rule, line)
     if old is not None and rule is not None:
         line.prebuying.windows = old.windows
+    _refresh(line)
+
+
+def set_hoarding(line: InputLine, cover) -> None:
+    """Add (or with ``None`` remove) a market layer's hoarding to the line's extra cover: an
+    object whose ``extra_days(now)`` are days of use (:class:`~.market.HoardingCover`)."""
+    line.hoarding = cover
     _refresh(line)

@@ -213,6 +213,8 @@ class InputLine:
     #: the line its orders name (``Order.line``): None, the buyer's ``inputs[material]``; a
     #: firm of a sector (:mod:`.firms`) sets it to the line itself, as firms share lanes
     order_line = None
+    #: extra cover from a market layer's hoarding (:mod:`.market`), one of ``cover_adjustments``
+    hoarding = None
 
     def __init__(self, facility: Facility, material: str, policy, expedite_below_cover_days: float | None = None,
                  resource_after_denial_days: float = 30.0, cancel_backlog_after_days: float | None = None,

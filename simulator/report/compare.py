@@ -12,6 +12,7 @@ import pandas as pd
 
 from .. import plots
 from ..plots import MAX_PANELS, run_colour
+from .compare_folder import claim_compare_folder
 from .data import REPORT_NAME, ReportError, RunData, _cross_border, _dates, _fmt_num, _mid_month, load_run
 from .html import Chart, Section, _page, _table, _write
 from .replications import _min_cover, _production_share
@@ -160,9 +161,7 @@ def _build_compare_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -
         raise ReportError("compare needs at least two run folders")
     runs = [load_run(p) for p in run_dirs]
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ReportError(f"{out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    claim_compare_folder(out, run_dirs)  # new, empty or an earlier comparison's: never a run's folder
     letters = [_LETTERS[i % 26] for i in range(len(runs))]
     labels = [r.label for r in runs]
     for r in runs:

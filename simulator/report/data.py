@@ -32,10 +32,16 @@ TABLES = {
     "production_daily": ("production_daily.csv", ["date", "facility", "planned_units", "produced_units"]),
     "production_firms_daily": ("production_firms_daily.csv", ["date", "facility", "firm", "planned_units", "produced_units"]),
     "events": ("events.csv", ["date", "action", "target", "detail"]),
+    "prices_monthly": ("prices_monthly.csv", ["month", "material", "market", "price_per_kg", "reference_per_kg", "index"]),
+    "market_responses": ("market_responses.csv", ["month", "kind", "facility", "material", "value"]),
 }
+# Tables of optional layers (markets): run folders written before them do not have the files,
+# which then read as empty without being reported missing.
+OPTIONAL = {"prices_monthly.csv", "market_responses.csv"}
 _STRING_COLUMNS = {"facility", "sector", "country", "unit", "first_stop", "recovered", "output", "first_starved",
                    "material", "supplier", "buyer", "exporter", "destination", "mode", "ordered", "delivered",
-                   "month", "control", "applied", "decided", "decision", "date", "action", "target", "detail"}
+                   "month", "control", "applied", "decided", "decision", "date", "action", "target", "detail",
+                   "market", "kind"}
 
 
 class ReportError(Exception):
@@ -124,7 +130,8 @@ def load_run(run_dir: str | Path) -> RunData:
         if f.is_file():
             tables[name] = _read_csv(f, columns)
         else:
-            missing.append(filename)
+            if filename not in OPTIONAL:
+                missing.append(filename)
             tables[name] = pd.DataFrame({c: pd.Series(dtype=str if c in _STRING_COLUMNS else float) for c in columns})
     label = f"{manifest.get('scenario', path.parent.name)} seed {manifest.get('seed', '?')}"
     return RunData(path, manifest, summary, tables, missing, label)

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..safe_write import write_text
+
+
 @dataclass
 class Chart:
     filename: str
@@ -76,7 +79,4 @@ def _page(title: str, meta: str, sections: Sequence[Section], intro: str = "") -
 
 
 def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(path, text)  # a new file renamed over: never through a planted link

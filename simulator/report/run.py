@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import plots
+from .. import interrupts, plots
 from ..plots import MAX_PANELS, country_colour
 from .data import (MAX_FIGURES, REPORT_NAME, RunData, _chunks, _compact, _cross_border, _date, _dates, _demand_order,
                    _fmt_num, _mid_month, _suffix, load_run)
 from .html import Chart, Section, _page, _table, _write
 from .firms import chart_firms  # noqa: F401 - looked up by name in _draw_in_worker
+from .markets import chart_markets  # noqa: F401 - looked up by name in _draw_in_worker
 from .replications import section_replications  # also looked up by name in _draw_in_worker
 
 def _worst_lead_times(run: RunData) -> dict[str, tuple[float, str]]:
@@ -449,8 +450,9 @@ def _build_run_report(run_dir: str | Path) -> Path:
         timeline_png = _timeline_png(run, out)
         if timeline_png:
             sections[0].charts.insert(0, timeline_png)
-        sections.extend(_draw_charts(run, out, (chart_production, chart_firms, chart_cover, chart_flows,
-                                                chart_lead_times, chart_licensing, section_replications)))
+        drawn = _draw_charts(run, out, (chart_production, chart_firms, chart_cover, chart_flows,
+                                        chart_lead_times, chart_licensing, chart_markets, section_replications))
+        sections.extend(section for section in drawn if section is not None)  # None: a layer the run does not have
     title = f"resim run report: {run.manifest.get('scenario', run.path.name)}"
     return _write(out / REPORT_NAME, _page(title, _run_meta(run), [headline, *sections]))
 
@@ -477,14 +479,58 @@ def _draw_charts(run: RunData, out: Path, functions) -> list[Section]:
     try:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork")) as pool:
-            # production charts are the slowest: they go first so the other worker takes the rest
-            futures = [pool.submit(_draw_in_worker, fn.__name__, out) for fn in functions]
-            return [f.result() for f in futures]
+        pool = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork"),
+                                   initializer=_worker_start, initargs=(os.getpid(),))
+        try:
+            with interrupts.held():  # the workers are forked at the first submit
+                # production charts are the slowest: they go first so the other worker takes the rest
+                futures = [pool.submit(_draw_in_worker, fn.__name__, out) for fn in functions]
+            sections = [f.result() for f in futures]
+            interrupts.check()
+            pool.shutdown()
+        except BaseException:  # Ctrl-C, SIGTERM, a chart's error: the workers end now, with us
+            _end_workers(pool)
+            raise
+        return sections
     except (OSError, RuntimeError):  # no processes here (sandbox): draw in this one
         return [fn(run, out) for fn in functions]
     finally:
         _FORKED_RUN = None
+
+
+def _worker_start(parent: int) -> None:
+    """A drawing worker leaves Ctrl-C to its parent (which ends it), dies on SIGTERM, and
+    (Linux) is killed if its parent dies first, so no worker outlives the report."""
+    import os
+    import signal
+    import sys
+
+    interrupts.child_start()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before that
+        os._exit(1)
+
+
+def _end_workers(pool) -> None:
+    """Kill a drawing pool's workers and wait for them (SIGINT and SIGTERM held off meanwhile)."""
+    with interrupts.shielded():
+        kill = getattr(pool, "kill_workers", None)  # Python 3.14
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        if kill is not None:
+            kill()
+        else:
+            for process in processes:
+                if process.is_alive():
+                    process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=10)
 
 
 def _timeline_png(run: RunData, out: Path) -> Chart | None:

@@ -33,6 +33,10 @@ from .timeline import (  # noqa: F401 - the schema's names, re-exported
     Ease, Event, Expect, GrantGeneralLicence, Impose, Lift, RUNTIME_SETTABLE, Release,
     ReleaseStockpile, SetParameter, Suspend, _BUYING, _Event,
 )
+from .markets import (  # noqa: F401 - the schema's names, re-exported
+    MARKETS, DemandDestruction, Hoarding, Markets, MaterialMarket, NewSupply, Response, StockpileTrigger,
+    Substitution, market_of, markets_problems, responders,
+)
 from .world import (  # noqa: F401 - the schema's names, re-exported
     Scenario, _changed, _inputs, _revalidate, apply_change, destination_in_scope, material_in_scope,
     problems, supplies,

@@ -53,15 +53,21 @@ def _reference(kind: str):
     def check(name: str, info: ValidationInfo) -> str:
         known = (info.context or {}).get(kind)
         if known is not None and name not in known:
-            raise ValueError(f"expected one of the scenario's {kind} ({_few(known)}), got {name!r}")
+            raise ValueError(f"expected one of the scenario's {kind} ({_few(known)}), got {_quoted(name)}")
         return name
 
     return AfterValidator(check)
 
 
+def _quoted(name: str, limit: int = 60) -> str:
+    """A name from the user's file for a message: quoted, escaped (one line), at most ``limit`` characters."""
+    text = repr(str(name))
+    return text if len(text) <= limit else text[:limit - 4] + "...'"
+
+
 def _few(names, limit: int = 8) -> str:
     names = sorted(names)
-    shown = ", ".join(names[:limit])
+    shown = ", ".join(_quoted(name)[1:-1] for name in names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "") if names else "none defined"
 
 
@@ -73,13 +79,69 @@ ControlRef = Annotated[str, _reference("controls")]
 def _check_in_horizon(day: dt.date, info: ValidationInfo) -> dt.date:
     window = (info.context or {}).get("horizon")
     if window is not None and not (window[0] <= day <= window[1]):
+        note = (info.context or {}).get("horizon_note")  # the horizon an override gave
         raise ValueError(
-            f"expected a date within the scenario's horizon {window[0]} to {window[1]}, got {day}"
+            f"expected a date within the scenario's horizon {window[0]} to {window[1]}"
+            f"{f' (after {note})' if note else ''}, got {day}"
         )
     return day
 
 
-DateInHorizon = Annotated[dt.date, AfterValidator(_check_in_horizon)]
+# --------------------------------------------------------------------------- bounds
+# Every number and date a scenario gives has a range (README, "Writing a scenario"): wide
+# enough for any real rare-earth world, narrow enough that a run's arithmetic stays finite
+# and its work proportional to its horizon (periods of at least 0.1 day: at most ten reviews
+# or batches a day per facility and input).
+
+EARLIEST_DATE = dt.date(1900, 1, 1)
+"""The earliest date a scenario may give (and the earliest `start`)."""
+LATEST_START = dt.date(2100, 12, 31)
+"""The latest `start`: with the longest horizon (100 years) a run ends by 2200-12-31."""
+LATEST_DATE = dt.date(2200, 12, 31)
+"""The latest date a scenario may give (pandas dates, in the reports, end in 2262)."""
+MAX_TONNES = 1_000_000_000
+"""Tonnes, or tonnes per year: far above any real flow (world rare-earth output is ~4e5 t/yr)."""
+MAX_UNITS = 1_000_000_000_000
+"""Units per year of a demand sector."""
+MAX_KG_PER_UNIT = 100_000
+"""Kilograms of a material per unit made (100 t; a large wind turbine holds a few tonnes of magnets)."""
+MAX_T_PER_T = 10_000
+"""Tonnes of an input per tonne of output (ore to oxide of a poor ore is a few hundred)."""
+MAX_HORIZON_DAYS = 36_500
+"""Days of a run's horizon: a hundred years."""
+MAX_DAYS = 3650
+"""Days of a duration, a period, a cover or a distribution's parameters: ten years."""
+MIN_PERIOD_DAYS = 0.1
+"""Days between reviews or batches: at most ten a day (the model's grain is the day)."""
+MAX_MONEY = 1_000_000_000
+"""A cost per tonne, or a lane's relative share, in any unit."""
+
+
+def _date_check(earliest: dt.date, latest: dt.date):
+    def check(value: Any) -> Any:
+        # YAML reads `2025-01-01 10:00` as a datetime (a kind of date to Python): not a day.
+        if isinstance(value, dt.datetime):
+            raise ValueError(f"expected a date (YYYY-MM-DD) without a time of day, got {value.isoformat(sep=' ')}")
+        if isinstance(value, (int, float)):  # pydantic would read a number as seconds since 1970
+            raise ValueError(f"expected a date (YYYY-MM-DD), got {str(value).lower() if isinstance(value, bool) else value!r}")
+        if isinstance(value, dt.date) and not earliest <= value <= latest:
+            raise ValueError(f"expected a date from {earliest} to {latest}, got {value.isoformat()}")
+        return value
+
+    return check
+
+
+def _bounded_date(earliest: dt.date, latest: dt.date):
+    # Before: a YAML date or datetime as read; after: a date pydantic parsed from text.
+    check = _date_check(earliest, latest)
+    return Annotated[dt.date, BeforeValidator(check), AfterValidator(check)]
+
+
+Date = _bounded_date(EARLIEST_DATE, LATEST_DATE)
+"""A calendar date (YYYY-MM-DD) from 1900-01-01 to 2200-12-31, without a time of day."""
+StartDate = _bounded_date(EARLIEST_DATE, LATEST_START)
+"""The first day of a run: 1900-01-01 to 2100-12-31."""
+DateInHorizon = Annotated[Date, AfterValidator(_check_in_horizon)]
 
 def _not_a_boolean(value: Any) -> Any:
     # YAML reads yes/no/on/off as booleans and pydantic would quietly take them as 1 and 0.
@@ -93,4 +155,12 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0), NoBool]
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False), NoBool]
 Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False), NoBool]
 Count = Annotated[int, NoBool]
+Tonnes = Annotated[float, Field(ge=0.0, le=MAX_TONNES, allow_inf_nan=False), NoBool]
+"""Tonnes or tonnes per year, 0 to 1e9."""
+Days = Annotated[float, Field(ge=0.0, le=MAX_DAYS, allow_inf_nan=False), NoBool]
+"""A duration or a cover in days, 0 to 3650."""
+PositiveDays = Annotated[float, Field(gt=0.0, le=MAX_DAYS, allow_inf_nan=False), NoBool]
+"""A duration in days above 0, at most 3650 (a time constant)."""
+Period = Annotated[float, Field(ge=MIN_PERIOD_DAYS, le=MAX_DAYS, allow_inf_nan=False), NoBool]
+"""Days between reviews or batches, 0.1 to 3650."""
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from .base import Count, Country, Element, FacilityRef, MaterialRef, NonNegative, Positive, Probability, Spec
+from .base import MAX_TONNES, Count, Country, Element, FacilityRef, MaterialRef, NoBool, Probability, Spec, Tonnes
 from .distributions import Distribution
 
 
@@ -61,7 +61,7 @@ class Licensing(_Control):
 
     instrument: Literal["licensing"]
     """Control kind: licensing."""
-    reviewers: Annotated[Count, Field(ge=1)]
+    reviewers: Annotated[Count, Field(ge=1, le=1_000_000)]
     """Number of reviewers working on applications in parallel, first come first served."""
     review_days: Distribution | None = None
     """Review time per application, calendar days (give this or `review_working_days`)."""
@@ -83,7 +83,7 @@ class Licensing(_Control):
     """Calendar days an applicant takes to re-submit a returned application (default 0)."""
     review_days_by_outcome: dict[Literal["denied", "returned"], Distribution] = Field(default_factory=dict)
     """Own review time for denials or returns, in the units of the review time (calendar or working days)."""
-    consignment_t: Positive | None = None
+    consignment_t: Annotated[float, Field(ge=0.01, le=MAX_TONNES, allow_inf_nan=False), NoBool] | None = None
     """Tonnes one real application covers: a shipment is round(tonnes / this), at least 1, applications, each decided on its own; reviewers then count real applications (default: one per shipment)."""
 
     @model_validator(mode="after")
@@ -99,7 +99,7 @@ class Quota(_Control):
 
     instrument: Literal["quota"]
     """Control kind: quota."""
-    tonnes_per_period: NonNegative
+    tonnes_per_period: Tonnes
     """The cap on in-scope shipments, tonnes per period."""
     period: Literal["year", "half_year", "quarter", "month"] = "year"
     """The calendar period the cap is counted over."""

@@ -7,7 +7,14 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from .base import NonNegative, Positive, Spec
+from .base import MAX_DAYS, NoBool, Spec
+
+# A distribution's parameters are in the unit of its field (days, mostly; a multiplier for
+# variability): each at most MAX_DAYS (ten years), so that draws stay finite and a run's
+# events proportional to its horizon; a coefficient of variation at most 10.
+Value = Annotated[float, Field(ge=0.0, le=MAX_DAYS, allow_inf_nan=False), NoBool]
+PositiveValue = Annotated[float, Field(gt=0.0, le=MAX_DAYS, allow_inf_nan=False), NoBool]
+MAX_CV = 10.0
 
 
 class _Dist(Spec):
@@ -23,7 +30,7 @@ class Fixed(_Dist):
 
     dist: Literal["fixed"] = "fixed"
     """Distribution kind: fixed (a bare number means the same)."""
-    value: NonNegative
+    value: Value
     """The value, in the unit of the field (e.g. days, or a multiplier)."""
 
     def mean(self) -> float:
@@ -38,9 +45,9 @@ class Uniform(_Dist):
 
     dist: Literal["uniform"]
     """Distribution kind: uniform."""
-    min: NonNegative
+    min: Value
     """Lower bound, in the unit of the field."""
-    max: NonNegative
+    max: Value
     """Upper bound, in the unit of the field (at least `min`)."""
 
     @model_validator(mode="after")
@@ -61,11 +68,11 @@ class Triangular(_Dist):
 
     dist: Literal["triangular"]
     """Distribution kind: triangular."""
-    min: NonNegative
+    min: Value
     """Lower bound, in the unit of the field."""
-    mode: NonNegative
+    mode: Value
     """Most likely value, in the unit of the field (from `min` to `max`)."""
-    max: NonNegative
+    max: Value
     """Upper bound, in the unit of the field (above `min`)."""
 
     @model_validator(mode="after")
@@ -88,11 +95,20 @@ class Normal(_Dist):
 
     dist: Literal["normal"]
     """Distribution kind: normal (truncated at 0)."""
-    mean_: float = Field(alias="mean", allow_inf_nan=False)
-    """Mean before truncation at 0, in the unit of the field."""
-    sd: NonNegative
+    mean_: Annotated[float, Field(ge=-MAX_DAYS, le=MAX_DAYS, allow_inf_nan=False), NoBool] = Field(alias="mean")
+    """Mean before truncation at 0, in the unit of the field (at least -3 sd)."""
+    sd: Value
     """Standard deviation before truncation, in the unit of the field."""
     model_config = ConfigDict(populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _mostly_above_zero(self):
+        # Far below 0 the truncated tail is numerically lost (scipy draws inf): such a normal
+        # is almost never above 0 and is better written as another distribution.
+        if self.mean_ < -3 * self.sd:
+            raise ValueError(f"expected mean >= -3 sd (a normal truncated at 0 must keep some mass above 0), "
+                             f"got mean={self.mean_:g}, sd={self.sd:g}")
+        return self
 
     def mean(self) -> float:
         if self.sd == 0:
@@ -116,10 +132,10 @@ class LogNormal(_Dist):
 
     dist: Literal["lognormal"]
     """Distribution kind: lognormal."""
-    mean_: Positive = Field(alias="mean")
+    mean_: PositiveValue = Field(alias="mean")
     """Mean of the values themselves (not of their logarithm), in the unit of the field."""
-    cv: NonNegative
-    """Coefficient of variation: standard deviation / mean (no unit)."""
+    cv: Annotated[float, Field(ge=0.0, le=MAX_CV, allow_inf_nan=False), NoBool]
+    """Coefficient of variation: standard deviation / mean (no unit, 0 to 10)."""
     model_config = ConfigDict(populate_by_name=True)
 
     def mean(self) -> float:
@@ -135,10 +151,10 @@ class Gamma(_Dist):
 
     dist: Literal["gamma"]
     """Distribution kind: gamma."""
-    mean_: Positive = Field(alias="mean")
+    mean_: PositiveValue = Field(alias="mean")
     """Mean, in the unit of the field."""
-    cv: Positive
-    """Coefficient of variation: standard deviation / mean (no unit; shape = 1/cv^2)."""
+    cv: Annotated[float, Field(ge=0.001, le=MAX_CV, allow_inf_nan=False), NoBool]
+    """Coefficient of variation: standard deviation / mean (no unit, 0.001 to 10; shape = 1/cv^2)."""
     model_config = ConfigDict(populate_by_name=True)
 
     def mean(self) -> float:
@@ -154,7 +170,7 @@ class Exponential(_Dist):
 
     dist: Literal["exponential"]
     """Distribution kind: exponential."""
-    mean_: Positive = Field(alias="mean")
+    mean_: PositiveValue = Field(alias="mean")
     """Mean, in the unit of the field."""
     model_config = ConfigDict(populate_by_name=True)
 
@@ -166,6 +182,11 @@ class Exponential(_Dist):
 
 
 def _number_means_fixed(value: Any) -> Any:
+    if isinstance(value, str):  # a quoted number, or 1e9 (text to YAML 1.1): a number, as in other fields
+        try:
+            value = float(value)
+        except ValueError:
+            return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return {"dist": "fixed", "value": value}
     return value
@@ -177,6 +198,6 @@ _DistributionSpec = Annotated[
 Distribution = Annotated[
     _DistributionSpec,
     # What a file may hold (the JSON Schema's view): a bare number, or a tagged mapping.
-    BeforeValidator(_number_means_fixed, json_schema_input_type=Union[NonNegative, _DistributionSpec]),
+    BeforeValidator(_number_means_fixed, json_schema_input_type=Union[Value, _DistributionSpec]),
 ]
 

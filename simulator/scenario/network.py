@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .base import (
-    Count, Country, Element, FacilityRef, Identifier, MaterialRef, NoBool, NonNegative, Positive,
-    Probability, Spec,
+    MAX_KG_PER_UNIT, MAX_MONEY, MAX_T_PER_T, MAX_UNITS, Count, Country, Days, Element, FacilityRef,
+    Identifier, MaterialRef, NoBool, Period, PositiveDays, Probability, Spec,
+    Tonnes,
 )
 from .distributions import Distribution, Fixed
 
@@ -37,9 +38,9 @@ class OrderUpTo(Spec):
 
     type: Literal["order_up_to"] = "order_up_to"
     """Policy kind: order_up_to (periodic review, order up to a target)."""
-    review_days: Positive = 7.0
-    """Days between reviews."""
-    target_days: NonNegative = 60.0
+    review_days: Period = 7.0
+    """Days between reviews (0.1 to 3650)."""
+    target_days: Days = 60.0
     """Target inventory position (on hand plus on order), in days of use."""
 
 
@@ -48,11 +49,11 @@ class MinMax(Spec):
 
     type: Literal["s_S"]
     """Policy kind: s_S (reorder point s, order-up-to level S)."""
-    review_days: Positive = 1.0
-    """Days between reviews."""
-    reorder_days: NonNegative
+    review_days: Period = 1.0
+    """Days between reviews (0.1 to 3650)."""
+    reorder_days: Days
     """Reorder point s: order when the position is below this many days of use."""
-    target_days: NonNegative
+    target_days: Days
     """Order-up-to level S, in days of use (at least `reorder_days`)."""
 
     @model_validator(mode="after")
@@ -69,11 +70,11 @@ class FixedQuantity(Spec):
 
     type: Literal["s_Q"]
     """Policy kind: s_Q (reorder point s, fixed lot Q)."""
-    review_days: Positive = 1.0
-    """Days between reviews."""
-    reorder_days: NonNegative
+    review_days: Period = 1.0
+    """Days between reviews (0.1 to 3650)."""
+    reorder_days: Days
     """Reorder point s: order when the position is below this many days of use."""
-    quantity_days: Positive
+    quantity_days: PositiveDays
     """Lot size Q, in days of use: as many lots are ordered as bring the position to s or above."""
 
 
@@ -94,15 +95,15 @@ class AdaptiveCover(Spec):
     """Safety stock that follows experience: each input's target cover rises by weight x (smoothed
     lead time - normal lead time) days, capped (rule: simulator/components/adaptation.py)."""
 
-    lead_time_weight: NonNegative = Field(
+    lead_time_weight: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False), NoBool] = Field(
         default=1.0, description="Days of extra cover per day the smoothed lead time exceeds normal (assumption; plausibly 0.5-2).")
-    max_extra_days: NonNegative = Field(
+    max_extra_days: Days = Field(
         default=60.0, description="Most extra cover, in days of use (assumption; plausibly 30-120).")
-    smoothing_days: Positive = Field(
+    smoothing_days: PositiveDays = Field(
         default=30.0, description="Time constant of the smoothing of observed lead times while they rise, days (assumption; plausibly 14-90).")
-    relax_days: Positive | None = Field(
+    relax_days: PositiveDays | None = Field(
         default=None, description="Time constant while observed lead times fall, days (default: smoothing_days; plausibly 30-180).")
-    normal_lead_days: NonNegative | Literal["transit", "learned"] = Field(
+    normal_lead_days: Days | Literal["transit", "learned"] = Field(
         default="transit", description="Normal lead time: days, or transit (mean transit of the usual lanes) or learned (smoothed value at `start`).")
 
 
@@ -110,9 +111,9 @@ class PrebuyOnAnnouncement(Spec):
     """Pre-buying: an announced control (an impose with `announced`) raises the target cover of the
     inputs it would cover from the announcement until it takes effect."""
 
-    extra_days: NonNegative = Field(
+    extra_days: Days = Field(
         default=30.0, description="Days of use added to the target cover of each input concerned (assumption; plausibly 15-90).")
-    days_after_effect: NonNegative = Field(
+    days_after_effect: Days = Field(
         default=0.0, description="Days after the effective date that the raised cover lasts (0: it ends when the control takes effect).")
     scope: Literal["covered", "exporter"] = Field(
         default="covered", description="Inputs that react: covered (the control would cover one of their lanes) or exporter (a lane from that country).")
@@ -140,7 +141,7 @@ class Tiers(Spec):
     """Buyers by tier, lower first; buyers not listed after every tier (first come, first served in each)."""
 
     rule: Literal["tiers"] = Field(description="Allocation rule: tiers (buyers by tier, lower first).")
-    tiers: dict[FacilityRef, Annotated[Count, Field(ge=0)]] = Field(
+    tiers: dict[FacilityRef, Annotated[Count, Field(ge=0, le=1000)]] = Field(
         min_length=1, description="Buyer facility -> tier (whole number, lower served first); buyers not listed come last.")
 
 
@@ -176,7 +177,7 @@ class _Facility(Spec):
 class _Buyer(_Facility):
     """Fields shared by facilities that consume inputs and replenish them."""
 
-    initial_stock_t: dict[MaterialRef, NonNegative] | None = Field(
+    initial_stock_t: dict[MaterialRef, Tonnes] | None = Field(
         default=None,
         description="Stock at the start, material -> tonnes; inputs default to the policy's target cover.",
     )
@@ -185,11 +186,11 @@ class _Buyer(_Facility):
     policies: dict[MaterialRef, Policy] = Field(
         default_factory=dict, description="Per-input policy, overriding `policy`."
     )
-    expedite_below_cover_days: NonNegative | None = Field(
+    expedite_below_cover_days: Days | None = Field(
         default=None,
         description="Ship by air (the lane's fastest mode) when cover falls below this.",
     )
-    resource_after_denial_days: NonNegative = Field(
+    resource_after_denial_days: Days = Field(
         default=30.0,
         description="How long a buyer avoids a lane after a denial or refusal (0: re-apply at once).",
     )
@@ -198,12 +199,12 @@ class _Buyer(_Facility):
         description="What a supplier cannot fill from stock when an order arrives: it waits in the "
         "supplier's first-come-first-served backlog, or is lost (the next review orders again).",
     )
-    cancel_backlog_after_days: NonNegative | None = Field(
+    cancel_backlog_after_days: Days | None = Field(
         default=None,
         description="Cancel what a supplier has not shipped after this many days, avoid that "
         "lane and order the tonnes through the others (default: wait however long it takes).",
     )
-    withdraw_held_after_days: NonNegative | None = Field(
+    withdraw_held_after_days: Days | None = Field(
         default=None,
         description="Withdraw goods that have waited this many days at the exporter's controls "
         "(held by a ban or quota, or pending a licence): they return to the supplier, the "
@@ -236,18 +237,18 @@ class Mine(_Facility):
     """Facility kind: mine."""
     material: MaterialRef
     """The material it produces (a name under `materials`)."""
-    capacity_t_per_year: NonNegative
+    capacity_t_per_year: Tonnes
     """Full capacity, tonnes per year."""
     utilisation: Probability = 1.0
     """Share of capacity produced (0 to 1)."""
     variability: Distribution | None = Field(
         default=None, description="Multiplier on each batch's output (no unit, mean about 1)."
     )
-    batch_days: Positive = 7.0
-    """Days between batches; each adds that many days of capacity x utilisation."""
-    initial_stock_t: NonNegative = 0.0
+    batch_days: Period = 7.0
+    """Days between batches (0.1 to 3650); each adds that many days of capacity x utilisation."""
+    initial_stock_t: Tonnes = 0.0
     """Stock of its material at the start, tonnes."""
-    max_stock_t: NonNegative | None = Field(
+    max_stock_t: Tonnes | None = Field(
         default=None, description="Most stock held, tonnes: output stops while stock is at this level (no buyer)."
     )
     allocation: Allocation = _allocation_field()
@@ -260,18 +261,18 @@ class Plant(_Buyer):
     """Facility kind: plant."""
     output: MaterialRef
     """The material it makes (a name under `materials`)."""
-    recipe_t_per_t: dict[MaterialRef, Positive] = Field(min_length=1)
+    recipe_t_per_t: dict[MaterialRef, Annotated[float, Field(gt=0.0, le=MAX_T_PER_T, allow_inf_nan=False), NoBool]] = Field(min_length=1)
     """Inputs: material -> tonnes of it per tonne of output."""
-    capacity_t_per_year: NonNegative
+    capacity_t_per_year: Tonnes
     """Full capacity, tonnes of output per year."""
     utilisation: Probability = Field(
         default=1.0, description="Planned share of capacity: sets input cover and output target."
     )
     processing_days: Distribution = Field(default_factory=lambda: Fixed(value=0.0))
     """Days from the start of a batch until its output is ready (default 0)."""
-    batch_days: Positive = 1.0
-    """Days between batches."""
-    output_stock_days: NonNegative = Field(
+    batch_days: Period = 1.0
+    """Days between batches (0.1 to 3650)."""
+    output_stock_days: Days = Field(
         default=14.0,
         description="Target for finished stock plus work in process, in days of planned output "
         "(batches refill it, and the open order backlog, within capacity).",
@@ -285,7 +286,7 @@ class Firms(Spec):
 
     count: Annotated[Count, Field(ge=1, le=10_000)]
     """Number of firms (a whole number)."""
-    cover_days: Distribution | list[NonNegative] = Field(
+    cover_days: Distribution | list[Days] = Field(
         description="Each firm's target cover, days of its own use (replaces the policy's target, sets its "
         "opening stock): a distribution drawn once per firm, or one number per firm."
     )
@@ -310,7 +311,7 @@ class CatchUp(Spec):
 
     share: Probability = 0.7
     """Share of each day's lost units that can be made later (0 to 1; assumption range 0.5 to 0.9)."""
-    within_days: NonNegative = 60.0
+    within_days: Days = 60.0
     """Days after the loss by which those units must be made; what is left then is lost (assumption 30 to 90)."""
     max_rate: Annotated[float, Field(ge=1.0, le=10.0), NoBool] = 1.2
     """The most a day may make while catching up, as a multiple of the mean daily plan (no unit)."""
@@ -325,9 +326,9 @@ class Sector(_Buyer):
     """Name of the demand sector (e.g. ev, wind); results are grouped by it."""
     unit: str = "units"
     """Name of what it makes (e.g. vehicles), for reports."""
-    units_per_year: NonNegative
+    units_per_year: Annotated[float, Field(ge=0.0, le=MAX_UNITS, allow_inf_nan=False), NoBool]
     """Planned production, units per year."""
-    bom_kg_per_unit: dict[MaterialRef, Positive] = Field(min_length=1)
+    bom_kg_per_unit: dict[MaterialRef, Annotated[float, Field(gt=0.0, le=MAX_KG_PER_UNIT, allow_inf_nan=False), NoBool]] = Field(min_length=1)
     """Bill of materials: material -> kilograms of it per unit."""
     unmet_demand: Literal["lost", "backorder", "catch_up"] = "lost"
     """Units the inputs do not allow on a day: lost, backordered and made later, or partly made later (catch_up)."""
@@ -359,7 +360,7 @@ class Depot(_Buyer):
 
     type: Literal["depot"]
     """Facility kind: depot."""
-    throughput_t_per_year: dict[MaterialRef, NonNegative] = Field(
+    throughput_t_per_year: dict[MaterialRef, Tonnes] = Field(
         min_length=1, description="Planned flow, material -> tonnes per year: sets days of cover for its policy."
     )
     allocation: Allocation = _allocation_field()
@@ -371,12 +372,12 @@ class Stockpile(_Facility):
 
     type: Literal["stockpile"]
     """Facility kind: stockpile."""
-    stock_t: dict[MaterialRef, NonNegative] = Field(min_length=1)
+    stock_t: dict[MaterialRef, Tonnes] = Field(min_length=1)
     """Stock at the start: material -> tonnes."""
-    release_below_cover_days: NonNegative | None = Field(
+    release_below_cover_days: Days | None = Field(
         default=None, description="Release to a buyer whose cover falls below this many days."
     )
-    release_target_cover_days: NonNegative = Field(
+    release_target_cover_days: Days = Field(
         default=30.0,
         description="An automatic release tops a buyer's stock on hand, plus what the stockpile "
         "already has on the way to it, up to this cover.",
@@ -393,7 +394,7 @@ class TransportMode(Spec):
 
     transit_days: Distribution
     """Days from shipment to delivery (a number or a distribution)."""
-    cost_per_t: NonNegative = 0.0
+    cost_per_t: Annotated[float, Field(ge=0.0, le=MAX_MONEY, allow_inf_nan=False), NoBool] = 0.0
     """Transport cost per tonne shipped, in a currency of your choice (added up in the results)."""
 
 
@@ -411,9 +412,9 @@ class Lane(Spec):
     default_mode: Identifier | None = Field(
         default=None, description="The mode of ordinary orders, a name under `modes` (default: the first mode)."
     )
-    priority: Annotated[Count, Field(ge=1)] = 1
+    priority: Annotated[Count, Field(ge=1, le=1000)] = 1
     """Whole number: a buyer orders through its lanes with the lowest priority, others only while those are avoided."""
-    share: Positive = 1.0
+    share: Annotated[float, Field(gt=0.0, le=MAX_MONEY, allow_inf_nan=False), NoBool] = 1.0
     """Relative weight of this lane in splitting orders among lanes of equal priority (e.g. t/yr)."""
 
     @model_validator(mode="after")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field
 
 from .base import (
-    ControlRef, Country, DateInHorizon, FacilityRef, Identifier, MaterialRef, NonNegative,
-    Probability, Spec,
+    ControlRef, Country, Date, DateInHorizon, FacilityRef, Identifier, MaterialRef, Probability,
+    Spec, Tonnes,
 )
 
 
@@ -31,7 +30,7 @@ class Impose(_Event):
     """Event kind: impose."""
     control: ControlRef
     """The control (a name under `controls`)."""
-    announced: dt.date | None = None
+    announced: Date | None = None
     """The day it was announced (YYYY-MM-DD, not after `date`): buyers with `prebuy_on_announcement` react then."""
 
 
@@ -43,7 +42,7 @@ class Expect(_Event):
     """Event kind: expect."""
     control: ControlRef
     """The control buyers expect (a name under `controls`): its scope says whose inputs react."""
-    until: dt.date
+    until: Date
     """The day the expectation ends (YYYY-MM-DD, after `date`): when the control is expected to take effect."""
 
 
@@ -78,7 +77,7 @@ class ReleaseStockpile(_Event):
     """The stockpile (a name under `facilities`)."""
     material: MaterialRef
     """The material released."""
-    tonnes: NonNegative
+    tonnes: Tonnes
     """Tonnes to release (at most what the stockpile holds)."""
 
 
@@ -89,7 +88,7 @@ class Suspend(_Event):
     """Event kind: suspend."""
     control: ControlRef
     """The control (a name under `controls`)."""
-    until: dt.date | None = None
+    until: Date | None = None
     """The day the suspension ends (YYYY-MM-DD; default: suspended until lifted or the end)."""
 
 
@@ -106,9 +105,9 @@ class GrantGeneralLicence(_Event):
     """Only shipments to this buying facility (default: any buyer)."""
     destination: Country | None = None
     """Only shipments to this country (default: any destination)."""
-    until: dt.date | None = None
+    until: Date | None = None
     """The day it expires (YYYY-MM-DD; default: the end of the run)."""
-    tonnes: NonNegative | None = None
+    tonnes: Tonnes | None = None
     """Tonnes it covers in all (default: no limit)."""
 
 

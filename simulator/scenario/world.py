@@ -7,9 +7,10 @@ from typing import Annotated
 
 from pydantic import Field, ValidationError, ValidationInfo, model_validator
 
-from .base import Count, Identifier, Positive, Spec, _few
+from .base import MAX_DAYS, MAX_HORIZON_DAYS, Count, Identifier, NoBool, Spec, StartDate, _few
 from .network import Depot, Facility, Lane, Material, Mine, Plant, Sector, Stockpile, Tiers
 from .controls import Control, Include, Licensing, _Control
+from .markets import Markets, markets_problems
 from .timeline import (
     Ease, Event, Expect, GrantGeneralLicence, Impose, RUNTIME_SETTABLE, Release, ReleaseStockpile,
     SetParameter, Suspend,
@@ -23,11 +24,11 @@ class Scenario(Spec):
     """The scenario's name (in a file, default: the file name); letters, digits, _ and -."""
     description: str = ""
     """Free text; its first line is what `resim list` shows."""
-    start: dt.date
+    start: StartDate
     """The first day simulated and reported (YYYY-MM-DD)."""
-    horizon_days: Annotated[Count, Field(ge=1, le=365 * 200)]
-    """Days simulated and reported from `start`."""
-    seed: Annotated[Count, Field(ge=0)] = 0
+    horizon_days: Annotated[Count, Field(ge=1, le=MAX_HORIZON_DAYS)]
+    """Days simulated and reported from `start` (at most 36,500: a hundred years)."""
+    seed: Annotated[Count, Field(ge=0, le=2**63 - 1)] = 0
     """Seed of the random numbers (whole number; `resim run --seed` overrides it)."""
     warmup_days: Annotated[Count, Field(ge=0, le=3650)] = Field(
         default=0,
@@ -44,9 +45,12 @@ class Scenario(Spec):
     """Export controls by name: licensing, quotas and bans."""
     timeline: list[Event] = Field(default_factory=list)
     """Dated events: impose, ease, release, release_stockpile, suspend, lift and set."""
-    inventory_sample_days: Positive = Field(
-        default=1.0, description="Days between the inventory records of inventory_daily.csv."
+    inventory_sample_days: Annotated[float, Field(ge=1.0, le=MAX_DAYS, allow_inf_nan=False), NoBool] = Field(
+        default=1.0, description="Days between the inventory records of inventory_daily.csv (1 to 3650)."
     )
+    markets: Markets | None = Field(
+        default=None, exclude_if=lambda value: value is None,  # absent: the scenario's hash is as before
+        description="Prices of materials and the buyers' and suppliers' responses to them (default: no market layer).")
 
     @property
     def end(self) -> dt.date:
@@ -188,6 +192,7 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
                 new = sorted(set(ev.value) - set(fac.bom_kg_per_unit))
                 if new:
                     found.append((("timeline", i, "value"), f"expected only inputs {fac_name!r} already has ({', '.join(fac.bom_kg_per_unit)}), got new {', '.join(new)}"))
+    found.extend(markets_problems(s))
     return found
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import json
 import math
-import shutil
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ import pandas as pd
 
 from .errors import KEY_COLUMNS, TAIL_COLUMNS, SweepError, SweepFailed, SweepInterrupted
 from .executors import Executor, make_executor
+from .folder import check_folder, kind_of
 from .plan import Plan, _json_value, plan_replications, plan_sweep
 from .progress import Progress
 from .store import ResultStore, _atomic_write, _storable
@@ -35,26 +35,9 @@ def _manifest(plan: Plan, folder: Path, store: ResultStore, extra: dict) -> dict
 
 
 def _check_folder(plan: Plan, folder: Path, fresh: bool) -> None:
-    manifest = folder / "sweep.json"
-    ours = ["sweep.json", "points.csv", "summary.csv", "sensitivity.csv", "runs.parquet", "runs.csv", "runs"]
-    if fresh:
-        for name in ours:
-            target = folder / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-        return
-    if manifest.exists():
-        try:
-            old = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            old = {}
-        if old.get("fingerprint") != plan.fingerprint:
-            raise SweepError([f"{folder}: holds results of a different sweep (scenario, parameters, design, seed "
-                              "or metrics changed); run with --fresh to discard them, or give the sweep another name"])
-    elif folder.exists() and any(p.name in ours for p in folder.iterdir()):
-        raise SweepError([f"{folder}: holds results without a sweep.json; run with --fresh to discard them"])
+    """Refuse a folder that is not this sweep's (or these replications') own; ``fresh``: discard
+    only what an earlier call wrote there (:mod:`simulator.sweep.folder`)."""
+    check_folder(folder, kind_of(plan.design), plan.fingerprint, fresh)
 
 
 def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: bool = True, fresh: bool = False,
@@ -69,8 +52,9 @@ def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: boo
     Raises :class:`SweepFailed` (after saving what was recorded) if not one run succeeded."""
     folder = Path(folder)
     _check_folder(plan, folder, fresh)
-    folder.mkdir(parents=True, exist_ok=True)
     store = ResultStore(folder, parquet)
+    existing = store.load()  # a damaged table or part file is refused before anything is written
+    folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     try:
         created = json.loads((folder / "sweep.json").read_text(encoding="utf-8")).get("created", now)
@@ -80,7 +64,6 @@ def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: boo
     _atomic_write(folder / "sweep.json", lambda p: p.write_text(json.dumps(data, indent=2, default=str) + "\n"))
     points = pd.DataFrame([{"point_id": i, **p} for i, p in enumerate(plan.points)])
     _atomic_write(folder / "points.csv", lambda p: _storable(points).to_csv(p, index=False, lineterminator="\n"))
-    existing = store.load()
     if retry_failed and len(existing):
         existing = existing[existing["error"].isna()]
     done = set(zip(existing["point_id"].astype(int), existing["replication"].astype(int))) if len(existing) else set()
@@ -206,15 +189,16 @@ def sweep(path: str | Path, *, workers: int | None = None, executor: str | Execu
 def replicate(scenario: str | Path, replications: int, *, seed: int | None = None,
               overrides: Iterable[str] | Mapping[str, Any] = (), workers: int | None = None,
               executor: str | Executor = "local", scheduler: str | None = None, results: str | Path = "results",
-              out: str | Path | None = None, progress: bool = False) -> pd.DataFrame:
-    """``replications`` runs of a scenario with child seeds of ``seed``; one row per run.
+              out: str | Path | None = None, progress: bool = False, fresh: bool = False) -> pd.DataFrame:
+    """``replications`` runs of a scenario with child seeds of ``seed``; one row per run
+    (resumed from its folder; ``fresh``: earlier results there discarded).
     Raises :class:`SweepFailed` if every run was lost (a worker died) or raised."""
     plan = plan_replications(scenario, replications, seed, overrides)
     folder = _replications_folder(plan, results, out)
     own = not isinstance(executor, Executor)
     ex = make_executor(executor, workers, scheduler)
     try:
-        runs, info = execute(plan, folder, ex, progress=progress)
+        runs, info = execute(plan, folder, ex, progress=progress, fresh=fresh)
     finally:
         if own:
             ex.close()

@@ -15,11 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from ..loading import ScenarioError, _read_yaml, load_scenario, parse_overrides, parse_scenario, scenario_hash
+from ..loading import (
+    ScenarioError, _read_yaml, load_scenario, parse_overrides, parse_scenario, read_text_file, scenario_hash,
+)
 from ..rng import replication_seeds
 from .design import _from_unit, _grid_values, design_points
 from .errors import KEY_COLUMNS, TAIL_COLUMNS, SweepError
-from .spec import Grid, LatinHypercube, Range, Sobol, Values, _line, load_sweep
+from .spec import MAX_RUNS, Grid, LatinHypercube, Range, Sobol, _line, load_sweep
+from .values import ValueChecker
 
 _FACILITY_METRICS = ("units_lost", "share_lost", "stopped_days", "first_stop_day")
 _DESTINATION_METRICS = ("lead_time_p50", "lead_time_p90", "wait_licence_mean")
@@ -108,7 +111,12 @@ def _json_value(v: Any) -> Any:
 
 
 def _fingerprint(parts: dict) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    """sha256 of what defines the runs. ``parameters`` and ``fixed`` are mappings whose order
+    counts (points are laid out in parameter order; overrides apply in the order given), so
+    they enter as lists of pairs; the key order inside values does not count."""
+    ordered = {k: [[name, value] for name, value in v.items()] if k in ("parameters", "fixed") else v
+               for k, v in parts.items()}
+    return hashlib.sha256(json.dumps(ordered, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _rewrite(lines: Sequence[str], shown: str, where: str, always: bool = False) -> list[str]:
@@ -148,11 +156,30 @@ def _missing_key(data: Any, path: str) -> str | None:
     return None
 
 
+def _sampled_design(spec, seed: int) -> tuple[list[dict[str, Any]], np.ndarray | None] | None:
+    """A Latin hypercube or Sobol' design's points, drawn before the checks so that every value
+    they take is checked; None for a grid (its values are its lists and ranges) or when the
+    design cannot be drawn (no parameters, SALib missing: reported as problems)."""
+    if isinstance(spec.design, Grid) or not spec.parameters:
+        return None
+    from ..sensitivity import SensitivityUnavailable
+
+    try:
+        return design_points(spec, seed)
+    except SensitivityUnavailable:
+        return None
+
+
+def _distinct(values: Sequence[Any]) -> list[Any]:
+    """Values in first-seen order without repeats (1, 1.0 and True count as different)."""
+    return list({(type(v), v): v for v in values}.values())
+
+
 def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Plan:
     """Validate a sweep file against its scenario and lay out its points and runs."""
     loaded = load_sweep(path)
     spec, source, lines = loaded.spec, loaded.source, loaded.lines
-    text = loaded.scenario_path.read_text(encoding="utf-8")
+    text = read_text_file(loaded.scenario_path, "scenario", SweepError)  # a regular UTF-8 file, at most 10 MiB
     scen_source = str(loaded.scenario_path)
     fixed = dict(spec.set)
     fixed.update({k: v for k, v, _ in parse_overrides(overrides)})
@@ -184,6 +211,9 @@ def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = 
         problems.append(f"{_line(('design', 'second_order'), lines, source)}: design.second_order: expected at least "
                         f"two parameters for second-order indices, got {len(names)}")
     raw, _ = _read_yaml(text, scen_source)
+    seed = base.seed if spec.seed is None else spec.seed
+    sampled = _sampled_design(spec, seed) if not problems else None
+    checker = ValueChecker(text, scen_source, fixed, loaded.scenario_path.stem)
     for name, p in spec.parameters.items():
         where = _line(("parameters", name), lines, source)
         missing = _missing_key(raw, name)
@@ -194,19 +224,18 @@ def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = 
             problems.append(f"{where}: parameters.{name}: expected steps: N (or step: d) for a range in a grid design, "
                             "got neither")
             continue
-        if isinstance(p, Values):
-            trial = list(dict.fromkeys(p.values))[:50]
-        elif isinstance(spec.design, Grid):
+        # Every value the sweep will run (its first invalid one is reported).
+        if isinstance(spec.design, Grid):
             trial = _grid_values(p)
-            trial = list(dict.fromkeys([trial[0], trial[-1]]))
-        else:
-            trial = list(dict.fromkeys([_from_unit(p, 0.0), _from_unit(p, 1.0 - 1e-12)]))
-        for value in trial:
-            try:
-                parse_scenario(text, scen_source, {**fixed, name: value}, default_name=loaded.scenario_path.stem)
-            except ScenarioError as err:
+        elif sampled is not None:
+            trial = [point[name] for point in sampled[0]]
+        else:  # the design cannot be drawn (that problem is reported): the ends of the range
+            trial = [_from_unit(p, 0.0), _from_unit(p, 1.0 - 1e-12)]
+        for value in _distinct(trial):
+            found = checker.problems(name, value)
+            if found:
                 shown = f"--set {name}={value}"
-                for line in _rewrite(err.lines, shown, f"{where}: parameters.{name} = {value!r}", always=True):
+                for line in _rewrite(found, shown, f"{where}: parameters.{name} = {value!r}", always=True):
                     if line not in problems:
                         problems.append(line)
                 break
@@ -226,8 +255,7 @@ def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = 
             problems.append(f"{_line(('design',), lines, source)}: design: {err}")
     if problems:
         raise SweepError(problems)
-    seed = base.seed if spec.seed is None else spec.seed
-    points, unit = design_points(spec, seed)
+    points, unit = sampled if sampled is not None else design_points(spec, seed)
     design = spec.design.model_dump()
     parameters = {n: p.model_dump() for n, p in spec.parameters.items()}
     fingerprint = _fingerprint({"scenario_sha256": scenario_hash(base), "fixed": fixed, "parameters": parameters,
@@ -244,8 +272,9 @@ def plan_replications(scenario: str | Path, replications: int, seed: int | None 
     """Replications of one scenario: a sweep with one point and every headline metric."""
     path = Path(scenario)
     base = load_scenario(path, overrides)
-    if replications < 1:
-        raise SweepError([f"--replications {replications}: expected a number of replications >= 1, got {replications}"])
+    if not 1 <= replications <= MAX_RUNS:
+        raise SweepError([f"--replications {replications}: expected a number of replications from 1 to {MAX_RUNS:,}, "
+                          f"got {replications}"])
     if seed is not None and seed < 0:
         raise SweepError([f"--seed {seed}: expected a seed >= 0, got {seed}"])
     seed = base.seed if seed is None else seed
@@ -256,6 +285,6 @@ def plan_replications(scenario: str | Path, replications: int, seed: int | None 
     sha = scenario_hash(base)
     fingerprint = _fingerprint({"scenario_sha256": sha, "fixed": fixed, "parameters": {}, "design": {"type": "grid"},
                                 "seed": seed, "crn": True, "metrics": list(metrics)})
-    return Plan(f"{base.name}-replications", path.read_text(encoding="utf-8"), str(path), fixed, [], [{}],
+    return Plan(f"{base.name}-replications", read_text_file(path, "scenario"), str(path), fixed, [], [{}],
                 replications, seed, True, list(metrics), {"type": "replications"}, fingerprint, None,
                 {"scenario_file": str(path), "scenario": base.name, "scenario_sha256": sha})

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, model_validator,
+)
 
 from ..loading import ScenarioError, _data_path, _dotted, _read_yaml, _where, describe_error, read_text_file
 from .errors import SweepError
@@ -17,6 +19,7 @@ class _Spec(BaseModel):
 
 
 Scalar = Union[bool, int, float, str]
+MAX_RUNS = 1_000_000  # runs of a sweep (points x replications): a design is laid out in memory
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
 
 
@@ -32,7 +35,7 @@ class Range(_Spec):
 
     min: float
     max: float
-    steps: Annotated[int, Field(ge=2)] | None = None
+    steps: Annotated[int, Field(ge=2, le=MAX_RUNS)] | None = None
     step: Annotated[float, Field(gt=0)] | None = None
     log: bool = False
     integer: bool = False
@@ -47,6 +50,9 @@ class Range(_Spec):
             raise ValueError(f"expected min > 0 for a log range, got min={self.min:g}")
         if self.log and self.step is not None:
             raise ValueError("expected steps (not step) for a log range, got step")
+        if self.step is not None and (self.max - self.min) / self.step >= MAX_RUNS:
+            raise ValueError(f"expected at most {MAX_RUNS:,} values from min to max, got "
+                             f"{(self.max - self.min) / self.step:.3g} steps of {self.step:g}")
         return self
 
 
@@ -74,7 +80,7 @@ class LatinHypercube(_Spec):
     """``points`` points of a Latin hypercube (scipy.stats.qmc) over the parameters."""
 
     type: Literal["latin_hypercube"]
-    points: Annotated[int, Field(ge=1)]
+    points: Annotated[int, Field(ge=1, le=MAX_RUNS)]
 
 
 class Sobol(_Spec):
@@ -82,7 +88,7 @@ class Sobol(_Spec):
     x (2D + 2) with second-order indices. Needs SALib (``resim[sensitivity]``)."""
 
     type: Literal["sobol"]
-    base_points: Annotated[int, Field(ge=2)]
+    base_points: Annotated[int, Field(ge=2, le=MAX_RUNS)]
     second_order: bool = False
     resamples: Annotated[int, Field(ge=10)] = 1000
     conf_level: Annotated[float, Field(gt=0, lt=1)] = 0.95
@@ -113,7 +119,7 @@ class SweepSpec(_Spec):
     scenario: str = Field(description="The base scenario file, relative to the sweep file.")
     set: dict[str, Any] = Field(default_factory=dict, description="Overrides applied to every run, by dotted path.")
     seed: Annotated[int, Field(ge=0)] | None = Field(default=None, description="Default: the scenario's seed.")
-    replications: Annotated[int, Field(ge=1)] = 1
+    replications: Annotated[int, Field(ge=1, le=MAX_RUNS)] = 1
     design: Design = Grid(type="grid")
     common_random_numbers: bool = Field(
         default=True, description="Replication r uses the same seed at every point (differences between points "
@@ -141,6 +147,24 @@ class LoadedSweep:
     lines: dict = field(repr=False)
 
 
+def _point_count(spec: SweepSpec) -> int:
+    """How many points the design has (at most: a grid's integer ranges may repeat values)."""
+    design, params = spec.design, list(spec.parameters.values())
+    if isinstance(design, LatinHypercube):
+        return design.points
+    if isinstance(design, Sobol):
+        return design.base_points * ((2 if design.second_order else 1) * len(params) + 2)
+    count = 1
+    for p in params:
+        if isinstance(p, Values):
+            count *= len(p.values)
+        elif p.steps is not None:
+            count *= p.steps
+        elif p.step is not None:
+            count *= int((p.max - p.min) / p.step + 1e-9) + 1
+    return count
+
+
 def load_sweep(path: str | Path) -> LoadedSweep:
     """Read and validate a sweep file (not yet its parameters against the scenario)."""
     path = Path(path)
@@ -166,6 +190,16 @@ def load_sweep(path: str | Path) -> LoadedSweep:
             where = _line(path_, lines, source)
             found.append((int(where.rsplit(":", 1)[1]), f"{where}: {_dotted(path_) or 'sweep'}: {describe_error(e, _SWEEP_FIELDS)}"))
         raise SweepError(list(dict.fromkeys(m for _, m in sorted(found, key=lambda x: x[0])))) from None
+    if spec.name is None:  # results/<name>/: a name from the file name (`...yaml`: '..') is checked like `name:`
+        try:
+            TypeAdapter(Identifier).validate_python(path.stem)
+        except ValidationError as err:
+            raise SweepError([f"{source}:1: name: {describe_error(err.errors()[0])} "
+                              "(taken from the file name: add a `name:` field)"]) from None
+    runs = _point_count(spec) * spec.replications
+    if runs > MAX_RUNS:
+        raise SweepError([f"{_line(('design',) if 'design' in data else ('parameters',), lines, source)}: sweep: expected "
+                          f"at most {MAX_RUNS:,} runs (points x replications), got {runs:,}"])
     candidates = [path.parent / spec.scenario, Path(spec.scenario)]
     scenario_path = next((c for c in candidates if c.is_file()), None)
     if scenario_path is None:

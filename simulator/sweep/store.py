@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import KEY_COLUMNS, TAIL_COLUMNS
+from ..safe_write import make_dir, replace_with
+from .errors import KEY_COLUMNS, TAIL_COLUMNS, SweepError
+
+_FRESH = "run the same command with --fresh to discard this folder's results and start again"
 
 
 def _parquet_available() -> bool:
@@ -24,19 +25,8 @@ def _parquet_available() -> bool:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+    """``write(p)`` makes the file; it is renamed over ``path`` (never written through a link)."""
+    replace_with(path, write)
 
 
 class ResultStore:
@@ -61,22 +51,37 @@ class ResultStore:
             _atomic_write(path, lambda p: frame.to_csv(p, index=False, lineterminator="\n"))
 
     def _read(self, path: Path) -> pd.DataFrame:
-        if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, keep_default_na=True)
+        """A runs table or part file; a damaged one is one line naming it (:class:`SweepError`)."""
+        try:
+            frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, keep_default_na=True)
+        except Exception as err:  # noqa: BLE001 - any reader's error: the file is damaged
+            reason = " ".join(f"{type(err).__name__}: {err}".split())
+            raise SweepError([f"{path}: cannot read ({reason[:200]}); {_FRESH}"]) from None
+        missing = [c for c in KEY_COLUMNS if c not in frame.columns]
+        if missing:
+            raise SweepError([f"{path}: expected a runs table, got one without the column(s) {', '.join(missing)}; {_FRESH}"])
+        return frame
 
     def append(self, rows: list[dict]) -> None:
-        self.parts.mkdir(parents=True, exist_ok=True)
+        make_dir(self.parts)  # a planted link there is replaced, not followed
         self._count += 1
         name = f"part-{time.time_ns():020d}-{os.getpid()}-{self._count:06d}.{self.ext}"
         self._write(_rows_frame(rows), self.parts / name)
 
+    def _tables(self) -> list[Path]:
+        """``runs.parquet`` and ``runs.csv``, those that exist."""
+        return [p for p in (self.folder / "runs.csv", self.folder / "runs.parquet") if p.is_file()]
+
+    def _part_files(self) -> list[Path]:
+        """The ``runs/part-*`` files, in the order they were written (other files there are not ours)."""
+        if not self.parts.is_dir() or self.parts.is_symlink():  # a link there is not ours to read or empty
+            return []
+        return sorted((f for f in self.parts.iterdir() if f.name.startswith("part-") and f.suffix in (".parquet", ".csv")
+                       and f.is_file()), key=lambda f: f.name)
+
     def load(self) -> pd.DataFrame:
-        files = sorted(self.folder.glob("runs.*")) if self.folder.is_dir() else []
-        frames = [self._read(f) for f in files if f.suffix in (".parquet", ".csv")]
-        if self.parts.is_dir():
-            frames += [self._read(f) for f in sorted(self.parts.iterdir(), key=lambda f: f.name)
-                       if f.suffix in (".parquet", ".csv") and not f.name.startswith(".")]
+        frames = [self._read(f) for f in self._tables()]
+        frames += [self._read(f) for f in self._part_files()]
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame(columns=KEY_COLUMNS + TAIL_COLUMNS)
@@ -88,14 +93,17 @@ class ResultStore:
 
     def compact(self) -> pd.DataFrame:
         """Merge the part files into ``runs.<ext>`` (atomically), then remove them."""
+        parts = self._part_files()
         table = self.load()
-        if self.parts.is_dir() and any(self.parts.iterdir()) or not self.table_path.exists():
+        if parts or not self.table_path.exists():
             self._write(table, self.table_path)
-            for other in self.folder.glob("runs.*"):
-                if other != self.table_path and other.suffix in (".parquet", ".csv"):
+            for other in self._tables():
+                if other != self.table_path:
                     other.unlink()  # a format switch (pyarrow installed since): one table only
-            if self.parts.is_dir():
-                shutil.rmtree(self.parts)
+            for part in parts:  # only the parts merged: anything else in runs/ is not ours
+                part.unlink()
+            if self.parts.is_dir() and not self.parts.is_symlink() and not any(self.parts.iterdir()):
+                self.parts.rmdir()
         return table
 
 

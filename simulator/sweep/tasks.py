@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import math
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..loading import ScenarioError, parse_scenario
+from ..safe_write import copy_file, make_dir, remove
 from .plan import Plan
 
 
@@ -36,7 +36,7 @@ def _scenario_for(task: Task, overrides: tuple):
     key = (hashlib.sha1(task.base_text.encode()).hexdigest(), task.fixed, overrides)
     scenario = _SCENARIOS.get(key)
     if scenario is None:
-        merged = {**dict(task.fixed), **dict(overrides)}
+        merged = {path: _thaw(value) for path, value in (*task.fixed, *overrides)}
         scenario = parse_scenario(task.base_text, task.base_source, merged, default_name=Path(task.base_source).stem)
         if len(_SCENARIOS) > 16:
             _SCENARIOS.clear()
@@ -84,8 +84,8 @@ def _keep_run(result, folder: Path) -> None:
     """Write a replication's full run folder (atomically; a stale one is replaced)."""
     from ..results import write_run
 
-    if folder.exists():
-        shutil.rmtree(folder)
+    remove(folder)  # a link there is removed, not followed
+    make_dir(folder.parent)
     write_run(result, folder)
 
 
@@ -97,8 +97,8 @@ def keep_representative(plan: Plan, folder: str | Path) -> Path | None:
     if not (first / "manifest.json").is_file():
         return None
     for item in first.iterdir():
-        if item.is_file():
-            shutil.copy2(item, folder / item.name)
+        if item.is_file() and not item.is_symlink():
+            copy_file(item, folder / item.name)  # renamed over: never written through a planted link
     return folder
 
 
@@ -106,7 +106,7 @@ def _batches(plan: Plan, todo: list[tuple[int, int]], workers: int, batch: int |
              keep_dir: Path | None = None, keep_below: int = 0) -> list[Task]:
     if batch is None:
         batch = max(1, min(25, math.ceil(len(todo) / (workers * 6))))
-    fixed = tuple(sorted(plan.fixed.items(), key=lambda kv: kv[0]))
+    fixed = tuple(plan.fixed.items())  # in the order given: a later override of an overlapping path wins
     tasks = []
     for i in range(0, len(todo), batch):
         runs = tuple((p, r, plan.seed_of(p, r), tuple(plan.points[p].items())) for p, r in todo[i:i + batch])
@@ -115,9 +115,25 @@ def _batches(plan: Plan, todo: list[tuple[int, int]], workers: int, batch: int |
     return tasks
 
 
+class _FrozenMapping(tuple):
+    """A mapping frozen as its ``(key, value)`` pairs, told apart from a frozen list by its type."""
+
+    __slots__ = ()
+
+
 def _freeze(value: Any) -> Any:
+    """A hashable copy of overrides (tasks are cache keys); :func:`_thaw` gives the value back."""
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
-    if isinstance(value, dict):
-        return tuple((k, _freeze(v)) for k, v in value.items())
+    if isinstance(value, Mapping):
+        return _FrozenMapping((k, _freeze(v)) for k, v in value.items())
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    """An override value as given: mappings as dicts, lists as lists."""
+    if isinstance(value, _FrozenMapping):
+        return {k: _thaw(v) for k, v in value}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
     return value
