@@ -2,7 +2,7 @@
 monotonic responses every user expects of the 2025 regime (common random numbers: same seed).
 
 Figures and spreads are documented in scenarios/README.md; fact row ids refer to
-/work/shared/data/calibration_facts.md (quoted in scenarios/SOURCES.md).
+scenarios/FACTS.md (the publications are listed in scenarios/SOURCES.md).
 """
 
 from pathlib import Path
