@@ -119,6 +119,7 @@ class LicensingControl(ExportControl):
     def __init__(self, env, name, exporter, materials, office: LicensingOffice, consignment_t: float | None = None,
                  **scope):
         self.office = office
+        self._apps: dict[int, Application] = {}  # shipment id -> its pending application
         super().__init__(env, name, exporter, materials, **scope)
         # Tonnes one real application covers: a shipment is round(tonnes / consignment_t) (at
         # least 1) applications; None: one application per shipment.
@@ -126,7 +127,6 @@ class LicensingControl(ExportControl):
         office.on_decision = self.record
         office.on_resubmit = self._resubmitted
         office.on_split = self._split
-        self._apps: dict[int, Application] = {}  # shipment id -> its pending application
         self.general: list[GeneralLicence] = []
         self._lane_codes: dict = {}  # lane -> its category codes in the licences table
         self._decision_codes: dict[str, int] = {}
@@ -247,7 +247,7 @@ class LicensingControl(ExportControl):
         return app
 
     def rescope(self) -> None:
-        if not getattr(self, "_apps", None):
+        if not self._apps:
             return
         for app in [a for a in self._apps.values() if not self.covers(a.payload.order.lane)]:
             if self._drop(app.payload, "out of scope") is not None:

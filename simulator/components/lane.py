@@ -64,8 +64,9 @@ class Lane:
         # because a control's scope may change on the timeline.
         mine = sorted((c for c in controls if c.exporter == self.exporter), key=lambda c: (c.stage, c.name))
         self.controls = mine if self.crosses_border else []
-        self.gates = [c for c in self.controls if not hasattr(c, "room_t")]  # bans, licences
-        self.quotas = [c for c in self.controls if hasattr(c, "room_t")]
+        # Bans and licences hold a shipment one after the other; quotas are passed jointly.
+        self.gates = [c for c in self.controls if c.instrument != "quota"]
+        self.quotas = [c for c in self.controls if c.instrument == "quota"]
         self.held: dict[int, Shipment] = {}  # shipment id -> shipment waiting at the exporter's controls
         self.ledger = supplier.ledger
         table = self.ledger.records.shipments
