@@ -256,12 +256,30 @@ def lead_times(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     return out
 
 
-def _describe(values: pd.Series | np.ndarray) -> dict:
+def _describe(values: pd.Series | np.ndarray, tonnes: np.ndarray) -> dict:
+    """Mean and percentiles of lead times, weighted by the tonnes each shipment carried (see
+    :func:`weighted_percentiles`)."""
     v = np.asarray(values, dtype=float)
-    if len(v) == 0:
-        return {"mean": math.nan, "p50": math.nan, "p90": math.nan, "p99": math.nan}
-    p50, p90, p99 = np.percentile(v, [50, 90, 99])
-    return {"mean": float(v.mean()), "p50": float(p50), "p90": float(p90), "p99": float(p99)}
+    mean = weighted_mean(v, tonnes)
+    p50, p90, p99 = weighted_percentiles(v, tonnes, (50, 90, 99))
+    return {"mean": mean, "p50": p50, "p90": p90, "p99": p99}
+
+
+def weighted_percentiles(values: np.ndarray, tonnes: np.ndarray, q) -> list[float]:
+    """Percentiles of a lead time per tonne: each shipment weighs its tonnes, and the p-th
+    percentile is the smallest value with at least p % of the tonnes at or below it (the
+    inverted CDF; NaN values skipped). Per tonne, not per shipment, so a result does not depend
+    on how many shipments an order is split into (pooled orders, licence splits, partial fills)."""
+    ok = ~np.isnan(values) & (tonnes > 0)
+    if not ok.any():
+        return [math.nan for _ in q]
+    return [float(v) for v in np.percentile(values[ok], q, weights=tonnes[ok], method="inverted_cdf")]
+
+
+def weighted_mean(values: np.ndarray, tonnes: np.ndarray) -> float:
+    """Mean per tonne, NaN values skipped (NaN if nothing is left)."""
+    ok = ~np.isnan(values) & (tonnes > 0)
+    return float(np.average(values[ok], weights=tonnes[ok])) if ok.any() else math.nan
 
 
 def lead_time_stats(lt: pd.DataFrame) -> pd.DataFrame:
@@ -269,7 +287,8 @@ def lead_time_stats(lt: pd.DataFrame) -> pd.DataFrame:
 
     Columns: ``by``, ``group``, ``shipments``, ``tonnes``, ``mean``, ``p50``, ``p90``, ``p99`` (days,
     order to delivery), and the means of ``wait_stock_days``, ``wait_licence_days`` and
-    ``transit_days``. ``month`` is the month of delivery (YYYY-MM).
+    ``transit_days``, all per tonne (:func:`weighted_percentiles`). ``month`` is the month of
+    delivery (YYYY-MM).
     """
     keys = {
         "destination": lt["destination"],
@@ -281,10 +300,12 @@ def lead_time_stats(lt: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for by, key in keys.items():
         for group, rows_of_group in _groups(key):
+            tonnes = values["tonnes"][rows_of_group]
             rows.append({"by": by, "group": group, "shipments": len(rows_of_group),
-                         "tonnes": float(values["tonnes"][rows_of_group].sum()),
-                         **_describe(values["lead_time_days"][rows_of_group]),
-                         **{c: _mean(values[c][rows_of_group]) for c in ("wait_stock_days", "wait_licence_days", "transit_days")}})
+                         "tonnes": float(tonnes.sum()),
+                         **_describe(values["lead_time_days"][rows_of_group], tonnes),
+                         **{c: weighted_mean(values[c][rows_of_group], tonnes)
+                            for c in ("wait_stock_days", "wait_licence_days", "transit_days")}})
     return pd.DataFrame(rows, columns=["by", "group", "shipments", "tonnes", "mean", "p50", "p90", "p99",
                                        "wait_stock_days", "wait_licence_days", "transit_days"])
 
@@ -490,10 +511,11 @@ def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]
         out["share_lost.all"] = float(sh["share_lost"].mean())
     lt = tables["lead_times"]
     lead, licence = lt["lead_time_days"].to_numpy(dtype=float), lt["wait_licence_days"].to_numpy(dtype=float)
-    for dest, rows in _groups(lt["destination"]):
-        out[f"lead_time_p50.{dest}"] = float(np.nanmedian(lead[rows]))
-        out[f"lead_time_p90.{dest}"] = float(np.percentile(lead[rows], 90))
-        out[f"wait_licence_mean.{dest}"] = _mean(licence[rows])
+    tonnes = lt["tonnes"].to_numpy(dtype=float)
+    for dest, rows in _groups(lt["destination"]):  # per tonne, as lead_time_stats
+        p50, p90 = weighted_percentiles(lead[rows], tonnes[rows], (50, 90))
+        out[f"lead_time_p50.{dest}"], out[f"lead_time_p90.{dest}"] = p50, p90
+        out[f"wait_licence_mean.{dest}"] = weighted_mean(licence[rows], tonnes[rows])
     fl = tables["flows_monthly"]
     cross = fl[fl["exporter"] != fl["destination"]]
     for exporter, g in cross.groupby("exporter"):
@@ -516,10 +538,9 @@ def summary(tables: dict[str, pd.DataFrame]) -> dict:
     for dest, rows in _groups(lt["destination"]):
         by_destination[dest] = {
             "shipments": int(len(rows)), "tonnes": float(values["tonnes"][rows].sum()),
-            **{f"lead_time_{k}_days": v for k, v in _describe(values["lead_time_days"][rows]).items()},
-            "wait_stock_mean_days": _mean(values["wait_stock_days"][rows]),
-            "wait_licence_mean_days": _mean(values["wait_licence_days"][rows]),
-            "transit_mean_days": _mean(values["transit_days"][rows]),
+            **{f"lead_time_{k}_days": v for k, v in _describe(values["lead_time_days"][rows], values["tonnes"][rows]).items()},
+            **{f"{c[:-5]}_mean_days": weighted_mean(values[c][rows], values["tonnes"][rows])
+               for c in ("wait_stock_days", "wait_licence_days", "transit_days")},
         }
     return {
         "demand_facilities": {r["facility"]: {k: v for k, v in r.items() if k != "facility"} for r in sh.to_dict("records")},

@@ -4,6 +4,7 @@ import datetime as dt
 import math
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from simulator import metrics
@@ -14,6 +15,32 @@ def test_dates_format_each_day_and_leave_missing_times_empty():
     t = np.array([np.nan, 9.99, 10.0, 11.5, 12.0, np.nan, 1000.2])
     assert info.dates(t).tolist() == ["", "2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01", "", "2026-11-14"]
     assert info.dates(np.array([])).tolist() == []
+
+
+def _per_tonne_percentile(values: pd.Series, tonnes: pd.Series, q: float) -> float:
+    """The smallest value with at least q % of the tonnes at or below it, by sorting by hand."""
+    pairs = sorted(zip(values, tonnes))
+    total, cumulative = sum(t for _, t in pairs), 0.0
+    for value, t in pairs:
+        cumulative += t
+        if cumulative >= q / 100 * total - 1e-12:
+            return value
+    raise AssertionError("unreachable")
+
+
+def test_lead_time_percentiles_are_per_tonne_and_do_not_depend_on_splitting():
+    """Lead times 1, 2, 3 and 10 days carrying 1, 1, 1 and 5 t: 5 of the 8 t (62.5 %) took 10
+    days, so the median tonne took 10 days (per shipment it would be 2.5) and the mean is
+    (1 + 2 + 3 + 50) / 8 = 7. Splitting the 10-day shipment into five of 1 t changes nothing."""
+    lead = np.array([1.0, 2.0, 3.0, 10.0])
+    tonnes = np.array([1.0, 1.0, 1.0, 5.0])
+    assert metrics.weighted_percentiles(lead, tonnes, (50, 90)) == [10.0, 10.0]
+    assert metrics.weighted_mean(lead, tonnes) == 7.0
+    split_lead, split_tonnes = np.array([1.0, 2.0, 3.0] + [10.0] * 5), np.ones(8)
+    assert metrics.weighted_percentiles(split_lead, split_tonnes, (50, 90)) == [10.0, 10.0]
+    # 25 % of the tonnes (2 t) are at or below 2 days: the 25th percentile is 2 days
+    assert metrics.weighted_percentiles(lead, tonnes, (25,)) == [2.0]
+    assert math.isnan(metrics.weighted_percentiles(np.array([math.nan]), np.array([1.0]), (50,))[0])
 
 
 def test_lead_time_stats_match_a_pandas_groupby():
@@ -33,9 +60,11 @@ def test_lead_time_stats_match_a_pandas_groupby():
         for group, g in lt.groupby(key, sort=True):
             row = stats.loc[(by, group)]
             assert row["shipments"] == len(g) and row["tonnes"] == g["tonnes"].sum()
-            assert row["mean"] == g["lead_time_days"].mean()
-            assert row["p90"] == np.percentile(g["lead_time_days"], 90)
-            assert row["wait_licence_days"] == g["wait_licence_days"].mean()
+            assert row["mean"] == pytest.approx((g["lead_time_days"] * g["tonnes"]).sum() / g["tonnes"].sum(), rel=1e-12)
+            assert row["p90"] == _per_tonne_percentile(g["lead_time_days"], g["tonnes"], 90)
+            ok = g["wait_licence_days"].notna()
+            assert row["wait_licence_days"] == pytest.approx(
+                (g["wait_licence_days"][ok] * g["tonnes"][ok]).sum() / g["tonnes"][ok].sum(), rel=1e-12)
         assert list(stats.loc[by].index) == sorted(key.unique())
     assert metrics.lead_time_stats(lt.iloc[:0]).empty
 
