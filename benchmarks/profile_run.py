@@ -39,6 +39,9 @@ def by_event(scenario) -> None:
         if name == "repeat.<locals>.fire":  # resim's periodic timer: name the activity it repeats
             tick = callback.__closure__[callback.__code__.co_freevars.index("tick")].cell_contents
             return "every period: " + getattr(tick, "__qualname__", repr(tick))
+        if name == "_DailyRound.fire":  # one event a day for every sector's production
+            ticks = sorted({getattr(t, "__qualname__", repr(t)) for t in callback.__self__.ticks})
+            return "every day, in one round: " + ", ".join(ticks)
         return name
 
     step = env.step

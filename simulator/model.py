@@ -58,7 +58,7 @@ class Model:
         self._pairs = self._inventory_pairs()
         self._refresh_rates()
         self._sampling = False
-        c.repeat(self.env, self._sample_inventory)
+        c.repeat(self.env, self._sample_inventory, last=True)  # end of day: after the day's production
         # Prices and the responses they drive: only in scenarios with `markets` (simulator.market_build).
         self.markets = None
         if scenario.markets is not None:
@@ -163,6 +163,7 @@ class Model:
             return c.Sector(env, name, spec.country, spec.units_per_year, spec.bom_kg_per_unit, spec.sector,
                             spec.unmet_demand, spec.catchup_factor, self.sampler(spec.demand_variability, name, "demand"),
                             ledger=ledger, firms=self._firms(name, spec.firms),
+                            pool_orders=spec.firms is None or spec.firms.pool_orders,
                             catch_up=c.CatchUpRule(**spec.catch_up.model_dump()) if spec.catch_up else None,
                             **self._buyer_args(spec))
         if isinstance(spec, sp.Depot):

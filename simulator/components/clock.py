@@ -18,11 +18,16 @@ from collections.abc import Callable
 import simpy
 from simpy.events import NORMAL, URGENT, Event
 
-__all__ = ["repeat"]
+__all__ = ["daily", "repeat", "LAST"]
+
+#: SimPy orders events at one time by priority (URGENT 0, NORMAL 1), then by when they were
+#: scheduled; a daily round's priority 2 puts it after every other event of its moment.
+LAST = 2
 
 
-def repeat(env: simpy.Environment, tick: Callable[[], float | None]) -> None:
-    """Call ``tick()`` now and then again after each delay (in days) it returns; ``None`` stops."""
+def repeat(env: simpy.Environment, tick: Callable[[], float | None], last: bool = False) -> None:
+    """Call ``tick()`` now and then again after each delay (in days) it returns; ``None`` stops.
+    ``last``: each call comes after every other event of its time (an end-of-day snapshot)."""
     timer = Event(env)
     timer._ok, timer._value = True, None  # triggered (succeeded) for good; SimPy only reads these
     schedule = env.schedule
@@ -34,8 +39,43 @@ def repeat(env: simpy.Environment, tick: Callable[[], float | None]) -> None:
         if delay < 0:
             raise ValueError(f"negative delay {delay} from {tick!r}")
         timer.callbacks = callbacks
-        schedule(timer, NORMAL, delay)
+        schedule(timer, later, delay)
 
+    later = LAST if last else NORMAL
     callbacks = [fire]
     timer.callbacks = callbacks
-    schedule(timer, URGENT, 0)
+    schedule(timer, LAST if last else URGENT, 0)
+
+
+class _DailyRound:
+    """Activities that run once a day, called one after another in the order they joined, from
+    one SimPy event a day instead of one each (see :func:`daily`)."""
+
+    def __init__(self, env: simpy.Environment):
+        self.env, self.t_start = env, env.now
+        self.ticks: list[Callable[[], float | None]] = []
+        self.fired = False
+        self.timer = Event(env)
+        self.timer._ok, self.timer._value = True, None  # triggered for good, as in repeat()
+        self.callbacks = [self.fire]
+        self.timer.callbacks = self.callbacks
+        env.schedule(self.timer, LAST, 0)
+
+    def fire(self, _event: Event) -> None:
+        self.fired = True
+        self.ticks = [tick for tick in self.ticks if tick() is not None]
+        if self.ticks:
+            self.timer.callbacks = self.callbacks
+            self.env.schedule(self.timer, LAST, 1.0)
+
+
+def daily(env: simpy.Environment, tick: Callable[[], float | None]) -> None:
+    """Call ``tick()`` at the end of this moment and every day after (it returns 1.0 to go on,
+    None to stop), with the other daily activities that joined at this moment: one SimPy event a
+    day for all of them, in the order they joined, after every other event of its time (a day's
+    deliveries, reviews and decisions come before the day's production). Joining after the
+    round's first call starts a round of its own."""
+    current = getattr(env, "_daily_round", None)  # the environment carries its open round
+    if current is None or current.t_start != env.now or current.fired:
+        current = env._daily_round = _DailyRound(env)
+    current.ticks.append(tick)

@@ -100,9 +100,7 @@ class Facility:
         if order.remaining_t > EPS_T:
             line = order.line or order.lane.buyer.inputs[order.lane.material]
             if line.unfilled_orders == "lost":
-                lost = self.cancel_order(order)
-                line.on_order_t -= lost
-                line.lost_order_t += lost
+                line.order_lost(self.cancel_order(order))
 
     def serve(self, material: str) -> None:
         """Fill queued orders from stock, oldest first (or by the ``allocation`` rule, see
@@ -215,6 +213,8 @@ class InputLine:
     order_line = None
     #: extra cover from a market layer's hoarding (:mod:`.market`), one of ``cover_adjustments``
     hoarding = None
+    #: the purchasing pool reviewing this line with its sector's other firms (:mod:`.pooling`)
+    pool = None
 
     def __init__(self, facility: Facility, material: str, policy, expedite_below_cover_days: float | None = None,
                  resource_after_denial_days: float = 30.0, cancel_backlog_after_days: float | None = None,
@@ -273,6 +273,10 @@ class InputLine:
         self._start_reviews()
 
     def _start_reviews(self) -> None:
+        if self.pool is not None:  # its sector's pool reviews it with the other firms
+            if not self.just_in_time:
+                self.pool.start()
+            return
         if not self.just_in_time and not self._reviewing:
             self._reviewing = True
             repeat(self.facility.env, self.review)
@@ -395,6 +399,7 @@ class InputLine:
         expedite = self.expedite_below_cover_days is not None and self.cover_days() < self.expedite_below_cover_days
         parts = self._replacing(tonnes, now) if self.unfilled_since else ((tonnes, now, 0.0, 0.0),)
         open_orders = self.open_orders
+        pool = self.pool.collecting if self.pool is not None else None  # a pooled review collects new tonnes
         for lane, share in self.choose_lanes(lanes):
             mode = lane.fastest_mode if expedite else lane.default_mode
             for part_t, t_first, lost_stock, lost_licence in parts:
@@ -402,6 +407,9 @@ class InputLine:
                 self.on_order_t += qty
                 order = Order(ledger.new_order_id(), lane, qty, now, mode, 0.0, t_first, lost_stock, lost_licence,
                               self.order_line)
+                if pool is not None and t_first == now and lost_stock == 0.0 and lost_licence == 0.0:
+                    self.pool.collect(order)
+                    continue
                 open_orders.append(order)
                 lane.supplier.receive_order(order)
 
@@ -429,6 +437,18 @@ class InputLine:
 
     def delivered(self, tonnes: float) -> None:
         self.on_order_t -= tonnes
+
+    def take_delivery(self, lane: Lane, tonnes: float, lead_time_days: float, learns: bool) -> None:
+        """Goods its own order brought through ``lane`` (a firm's line); ``learns``: the lead
+        time counts for an adaptive cover."""
+        self.facility.receive(lane, tonnes)
+        if learns and self.adaptive_cover is not None:
+            self.adaptive_cover.observe(self.facility.env.now, lead_time_days, tonnes)
+
+    def order_lost(self, tonnes: float) -> None:
+        """A supplier could not fill ``tonnes`` at once and the buyer's unfilled orders are lost."""
+        self.on_order_t -= tonnes
+        self.lost_order_t += tonnes
 
     def cancel_expected(self, tonnes: float) -> None:
         self.on_order_t -= tonnes

@@ -19,7 +19,9 @@ stoppages; the facility's output is the sum of theirs. The rules:
   opens with ``cover x`` its daily use of every input.
 - **Orders.** Each firm orders through all the sector's lanes, for its own needs; an order
   carries the firm's input line (``Order.line``), and what it brings (or the news that it was
-  denied, refused, withdrawn or cancelled) reaches that firm. Goods sent without an order (a
+  denied, refused, withdrawn or cancelled) reaches that firm. With purchasing pools (the
+  default, :mod:`.pooling`) the firms review together and their new tonnes for one lane and
+  mode go as one order, shared out in proportion to what each asked. Goods sent without an order (a
   stockpile release) are split among the firms by share.
 - **Books.** The facility's ``stock``, ``initial_t`` and ``used_t`` are the sums over its firms
   (kept up to date with every change), so the mass balance, inventory records and conversion
@@ -38,6 +40,7 @@ from .policies import FixedQuantity, MinMax, OrderUpTo
 if TYPE_CHECKING:  # pragma: no cover
     from .catchup import CatchUp
     from .lane import Lane
+    from .pooling import PurchasingPool
     from .sector import Sector
 
 __all__ = ["Firm", "FirmsInput", "policy_level", "scaled_policy"]
@@ -73,7 +76,7 @@ class Firm(Facility):
     supports_just_in_time = True
 
     def __init__(self, sector: Sector, index: int, share: float, cover_days: float, policy, policies,
-                 catch_up: CatchUp | None = None, **buying):
+                 catch_up: CatchUp | None = None, pools: dict[str, PurchasingPool] | None = None, **buying):
         super().__init__(sector.env, f"{sector.name}#{index}", sector.country, sector.ledger)
         self.sector, self.index, self.share, self.cover_days = sector, index, share, cover_days
         self.backlog_units = 0.0  # units owed, with backorders
@@ -87,6 +90,8 @@ class Firm(Facility):
             factor = self.factors[material] = cover_days / level if level else None
             line = InputLine(self, material, scaled_policy(given, factor), **buying)
             line.order_line = line  # its orders name it, so their goods come back to this firm
+            if pools is not None:  # reviewed with the other firms, new tonnes ordered together
+                pools[material].join(line)
             self.inputs[material] = line
         for material in self.inputs:
             self.add_initial_stock(material, cover_days * self.daily_use_t(material))

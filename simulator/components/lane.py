@@ -159,14 +159,14 @@ class Lane:
         shipment.state = "delivered"
         shipment.t_delivered = self.env.now
         self.ledger.close_shipment(shipment, "delivered", self.env.now)
-        line = shipment.order.line  # the firm's input line that ordered it (None: the buyer's own)
-        if line is None:
-            self.buyer.receive(self, shipment.tonnes)
-            line = self.buyer.inputs[self.material]
-        else:
-            line.facility.receive(self, shipment.tonnes)
-        adaptive = line.adaptive_cover  # the buyer learns lead times
-        if adaptive is not None and self.supplier.takes_orders:
+        line = shipment.order.line  # a firm's input line or a pool of them (None: the buyer's own)
+        learns = self.supplier.takes_orders  # the buyer learns lead times of what it ordered
+        if line is not None:
+            line.take_delivery(self, shipment.tonnes, self.env.now - shipment.order.t_first, learns)
+            return
+        self.buyer.receive(self, shipment.tonnes)
+        adaptive = self.buyer.inputs[self.material].adaptive_cover
+        if adaptive is not None and learns:
             adaptive.observe(self.env.now, self.env.now - shipment.order.t_first, shipment.tonnes)
 
     def _return(self, shipment: Shipment, outcome: str) -> None:

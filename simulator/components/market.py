@@ -432,7 +432,7 @@ class MarketLayer:
             self._response_rows[:, 1] = [r.code("kind", x.kind) for x in self.responses]
             self._response_rows[:, 2] = [r.code("facility", x.facility.name) for x in self.responses]
             self._response_rows[:, 3] = [r.code("material", x.material) for x in self.responses]
-        repeat(env, self.tick)
+        repeat(env, self.tick, last=True)  # end of day: it observes the day after production
 
     def price(self, material: str, market: str) -> PriceIndex | None:
         return next((p for p in self.prices if p.material == material and p.market == market), None)

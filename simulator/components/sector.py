@@ -7,10 +7,11 @@ from collections.abc import Callable, Mapping, Sequence
 import simpy
 
 from .catchup import CatchUp, CatchUpRule
-from .clock import repeat
+from .clock import daily
 from .facility import Facility, InputLine
 from .firms import Firm, FirmsInput
 from .ledger import Ledger
+from .pooling import PurchasingPool
 
 __all__ = ["Sector"]
 
@@ -25,7 +26,8 @@ class Sector(Facility):
     production, for what that day needs.
 
     ``firms``: (share of output, cover days) per firm, to model the sector as firms with their
-    own stocks (see :mod:`.firms`); the facility's stock and output are then their sums."""
+    own stocks (see :mod:`.firms`); the facility's stock and output are then their sums.
+    ``pool_orders``: the firms review together and order new tonnes as one buyer (:mod:`.pooling`)."""
 
     kind = "sector"
     supports_just_in_time = True
@@ -47,6 +49,7 @@ class Sector(Facility):
         ledger: Ledger | None = None,
         firms: Sequence[tuple[float, float]] | None = None,
         catch_up: CatchUpRule | None = None,
+        pool_orders: bool = True,
         **buying,
     ):
         super().__init__(env, name, country, ledger)
@@ -65,15 +68,15 @@ class Sector(Facility):
         table = self.ledger.records.production
         self._write, self._pack = table.data.frombytes, table.pack  # one row: (facility, t, planned, made)
         if firms:
-            self._make_firms(firms, policy, policies, initial_stock_t, buying)
-            repeat(env, self._produce_firms)
+            self._make_firms(firms, policy, policies, initial_stock_t, buying, pool_orders)
+            daily(env, self._produce_firms)
             return
         if self.catch_up_rule is not None:
             self._catch_up = CatchUp(self.catch_up_rule)
         self._make_inputs(self.bom_kg_per_unit, policy, policies, initial_stock_t, **buying)
-        repeat(env, self.produce)
+        daily(env, self.produce)
 
-    def _make_firms(self, firms, policy, policies, initial_stock_t, buying) -> None:
+    def _make_firms(self, firms, policy, policies, initial_stock_t, buying, pool_orders: bool) -> None:
         if initial_stock_t:
             raise ValueError(f"{self.name}: a sector with firms takes its opening stock from each firm's cover, "
                              "not initial_stock_t")
@@ -81,7 +84,9 @@ class Sector(Facility):
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"{self.name}: firms' shares must sum to 1, got {total:g}")
         rule = self.catch_up_rule
-        self.firms = [Firm(self, i, share, cover, policy, policies, CatchUp(rule) if rule is not None else None, **buying)
+        self.pools = {m: PurchasingPool(self.env, m) for m in self.bom_kg_per_unit} if pool_orders else None
+        self.firms = [Firm(self, i, share, cover, policy, policies, CatchUp(rule) if rule is not None else None,
+                           self.pools, **buying)
                       for i, (share, cover) in enumerate(firms, start=1)]
         self.inputs = {m: FirmsInput(self, m, (policies or {}).get(m, policy)) for m in self.bom_kg_per_unit}
         self.receive = self._receive_unordered  # goods that name no firm (a stockpile's release)

@@ -293,6 +293,10 @@ class Firms(Spec):
     shares: list[Probability] | None = Field(
         default=None, description="Each firm's share of the sector's output, summing to 1 (default: equal shares)."
     )
+    pool_orders: bool = Field(
+        default=True, description="Firms review each input together and order their new tonnes for one lane and mode "
+        "as one order, shared out in proportion to what each asked (a purchasing pool); false: every firm orders alone."
+    )
 
     @model_validator(mode="after")
     def _one_per_firm(self):

@@ -1,0 +1,97 @@
+"""Purchasing pools (``firms.pool_orders``): a sector's firms review together and order their new
+tonnes for one lane and mode as one order, shared out in proportion to what each asked.
+
+The world is tests/test_firms.py's: a Chinese mine with ample stock, one German line of 1 t of
+magnets a day as two firms (half the plan each, covers of 10 and 30 days), reviewed daily
+(order up to the firm's cover), no transit time, and no ban here. In steady state each firm orders
+its own day's use, 0.5 t, every day."""
+
+import pytest
+import yaml
+
+from simulator import parse_scenario, run
+from simulator.components.pooling import PooledLine
+
+from test_firms import firm_world
+
+TWO_FIRMS = {"count": 2, "cover_days": [10, 30]}
+APPROVE_ALL_IN_5_DAYS = {"instrument": "licensing", "exporter": "CN", "materials": ["mag"], "reviewers": 1000,
+                         "review_days": 5, "approval_probability": 1.0}
+
+
+def pooling_world(pool: bool, controls=None) -> dict:
+    data = firm_world({**TWO_FIRMS, "pool_orders": pool}, horizon_days=60)
+    data["controls"] = controls or {}
+    data["timeline"] = [{"date": "2025-01-11", "action": "impose", "control": name} for name in data["controls"]]
+    return data
+
+
+def go(data: dict):
+    return run(parse_scenario(yaml.safe_dump(data, sort_keys=False), "pool.yaml", {}), seed=1, keep_model=True)
+
+
+def shipments(result):
+    return result.model.ledger.records.tables()["shipments"].to_frame()
+
+
+@pytest.mark.parametrize("controls", [None, {"lic": APPROVE_ALL_IN_5_DAYS}], ids=["free", "licensed"])
+def test_pooling_halves_the_orders_and_changes_no_firm_stock(controls):
+    """Nothing in this world is random and every order is filled, licensed and delivered whole,
+    so sharing a pooled delivery in proportion to the asks gives each firm exactly what it asked:
+    the firms' daily production is identical with and without pooling, and so is every firm's
+    stock. What changes is the count of orders: two firms asking every day make two orders a
+    day alone and one together (the pooled order carries the sum, 1 t)."""
+    alone, pooled = go(pooling_world(False, controls)), go(pooling_world(True, controls))
+    assert pooled.tables["production_firms_daily"].equals(alone.tables["production_firms_daily"])
+    firms_alone = {f.index: f.stock["mag"] for f in alone.model.facilities["de_line"].firms}
+    firms_pooled = {f.index: f.stock["mag"] for f in pooled.model.facilities["de_line"].firms}
+    assert firms_pooled == pytest.approx(firms_alone, abs=1e-9)
+    n_alone, n_pooled = len(shipments(alone)), len(shipments(pooled))
+    assert n_pooled < n_alone
+    steady = shipments(pooled)
+    steady = steady[steady["t_ordered"] >= 30]  # both firms order 0.5 t every day
+    assert (steady.groupby("t_ordered").size() == 1).all()
+    assert steady["tonnes"].to_numpy() == pytest.approx(1.0)
+    if controls:  # one licence application per pooled shipment (no consignment size given)
+        lic = pooled.licences
+        assert len(lic) < len(alone.licences)
+
+
+def test_a_pooled_delivery_is_shared_by_what_each_firm_asked():
+    """A pooled order of 0.2 t asked by three firms (0.1, 0.06 and 0.04 t: fractions 1/2, 3/10,
+    1/5) that brings 0.05 t gives them 0.025, 0.015 and 0.01 t; the last firm's part is what the
+    others leave, so the parts sum to exactly what was delivered."""
+    received = []
+
+    class FirmLine:
+        def __init__(self, name):
+            self.name = name
+
+        def take_delivery(self, lane, tonnes, lead, learns):
+            received.append((self.name, tonnes))
+
+    a, b, c = FirmLine("a"), FirmLine("b"), FirmLine("c")
+    pooled = PooledLine([(a, 0.1 / 0.2), (b, 0.06 / 0.2), (c, 0.04 / 0.2)], pool=None)
+    pooled.take_delivery(None, 0.05, 3.0, True)
+    assert [name for name, _ in received] == ["a", "b", "c"]
+    assert [t for _, t in received] == pytest.approx([0.025, 0.015, 0.01], abs=1e-15)
+    assert sum(t for _, t in received) == 0.05
+
+
+def test_a_denied_pooled_shipment_is_re_sourced_by_each_firm_for_its_share():
+    """Every application denied after a 5-day review from 11 January (day 10): a pooled
+    shipment comes back, each firm is told of its share (its tonnes on order fall by it) and
+    re-orders that share at once on its own (the lane is retried after a decision that took
+    time), so later orders are the firms' own and the books close (the run checks the mass
+    balance). The firms' positions stay consistent: on order never negative, and the sector's
+    view is the sum of the firms'."""
+    deny_all = {**APPROVE_ALL_IN_5_DAYS, "approval_probability": 0.0}
+    result = go(pooling_world(True, {"lic": deny_all}))
+    sector = result.model.facilities["de_line"]
+    on_order = [f.inputs["mag"].on_order_t for f in sector.firms]
+    assert min(on_order) >= -1e-9
+    assert sector.inputs["mag"].on_order_t == pytest.approx(sum(on_order))
+    sh = shipments(result)
+    assert (sh["outcome"] == "denied").any()
+    denied_pooled = sh[(sh["outcome"] == "denied") & (sh["tonnes"] > 0.75)]
+    assert len(denied_pooled) > 0  # pooled shipments (1 t) were denied, not only firms' own
