@@ -177,18 +177,20 @@ class Sector(Facility):
     def _produce_firms(self) -> float:
         """One day of a sector with firms: the day's plan (one draw of ``demand_variability``
         for the sector) split by share, each firm making its part as its own stock allows, with
-        its own backorders or catch-up; one row per firm and one for the facility (the sums)."""
+        its own backorders or catch-up; one row per firm and one for the facility (the sums).
+        The sector's books (stock, use, the ledger's consumption) take the day's total per
+        input once, after the firms."""
         now = self.env.now
         mean_plan = plan = self._plan_units_per_day
         if self.demand_variability is not None:
             multiplier = self.demand_variability()
             plan = plan * multiplier if multiplier > 0.0 else 0.0
         needs = self._needs_t
-        sector_stock, consumed, used_here = self.stock, self.ledger.consumed_t, self.used_t
         backorder = self.unmet_demand == "backorder"
         extra_rate = self.catchup_factor - 1.0
         write, pack, code = self._write_firm, self._pack_firm, self._firm_code
         total = 0.0
+        day_used = dict.fromkeys(self._bom, 0.0)
         for firm in self.firms:
             share = firm.share
             firm_plan = made = plan * share
@@ -198,27 +200,33 @@ class Sector(Facility):
                     made += min(firm.backlog_units, extra_rate * mean_plan * share)
             elif catch_up is not None and catch_up.queue:
                 made += catch_up.due(now, mean_plan * share)
-            for line, need in firm._just_in_time:
-                line.order_for(made * need)
+            if firm._just_in_time:
+                for line, need in firm._just_in_time:
+                    line.order_for(made * need)
             stock, firm_used = firm.stock, firm.used_t
             for material, need in needs:
                 if stock[material] < made * need:
                     made = stock[material] / need
-            if made < 0.0:
+            if made > 0.0:
+                for material, need in needs:
+                    used = made * need
+                    stock[material] -= used
+                    firm_used[material] = firm_used.get(material, 0.0) + used
+                    day_used[material] += used
+                total += made
+            else:
                 made = 0.0
-            for material, need in needs:
-                used = made * need
-                stock[material] -= used
-                sector_stock[material] -= used
-                consumed[material] += used
-                used_here[material] = used_here.get(material, 0.0) + used
-                firm_used[material] = firm_used.get(material, 0.0) + used
             if backorder:
                 firm.backlog_units = max(0.0, firm.backlog_units + firm_plan - made)
             elif catch_up is not None:
                 catch_up.settle(now, firm_plan, made)
             write(pack(code, firm.index, now, firm_plan, made))
-            total += made
+        sector_stock, consumed, used_here = self.stock, self.ledger.consumed_t, self.used_t
+        for material, used in day_used.items():
+            if used:
+                sector_stock[material] -= used
+                consumed[material] += used
+                used_here[material] = used_here.get(material, 0.0) + used
         self._write(self._pack(self._code, now, plan, total))
         return 1.0
 
