@@ -48,6 +48,9 @@ class Model:
         for name, spec in scenario.facilities.items():  # how suppliers share out short stock
             if hasattr(spec, "allocation"):
                 self.facilities[name].allocation = self._allocation(spec.allocation)
+            if hasattr(spec, "output_cap_t_per_year"):  # production quotas count calendar years
+                self.facilities[name].year_bounds = self._year_bounds
+                self.facilities[name].output_cap_t_per_year = spec.output_cap_t_per_year
         # Per plant and sector: (production or batches table rows when it took effect, tonnes of
         # each input per unit or per tonne of output), for the conversion checks at the end.
         self.conversions: dict[str, list[tuple[int, dict]]] = {
@@ -74,6 +77,11 @@ class Model:
 
     def date_of(self, t: float) -> dt.date:
         return self.scenario.start + dt.timedelta(days=math.floor(t - self.t_start))
+
+    def _year_bounds(self, t: float) -> tuple[float, float]:
+        """Simulation times of the 1 January that starts the calendar year of ``t`` and of the next."""
+        year = self.date_of(t).year
+        return self.time_of(dt.date(year, 1, 1)), self.time_of(dt.date(year + 1, 1, 1))
 
     # ----------------------------------------------------------------- random quantities
 

@@ -156,7 +156,7 @@ CASES: list[tuple[str, list[str]]] = [
         "{f}:54: timeline[3].path: expected facilities.<facility>.<parameter> naming one of the scenario's facilities, got 'us_mine'",
     ]),
     ('31_set_unchangeable_parameter.yaml', [
-        "{f}:54: timeline[3].path: expected a mine parameter that can change mid-run (allocation, capacity_t_per_year, max_stock_t, utilisation, variability), got 'country'",
+        "{f}:54: timeline[3].path: expected a mine parameter that can change mid-run (allocation, capacity_t_per_year, max_stock_t, output_cap_t_per_year, utilisation, variability), got 'country'",
     ]),
     ('32_suspend_until_before_date.yaml', [
         '{f}:52: timeline[1].until: expected a date after 2025-03-01, got 2025-02-15',

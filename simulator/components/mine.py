@@ -9,13 +9,15 @@ import simpy
 from .clock import repeat
 from .facility import Facility
 from .ledger import Ledger
+from .output_cap import CappedOutput
 
 __all__ = ["Mine"]
 
 
-class Mine(Facility):
+class Mine(Facility, CappedOutput):
     """Every ``batch_days`` adds ``capacity * utilisation`` worth of output, times a random
-    multiplier ``variability()`` if given, up to ``max_stock_t`` on hand (no buyer, no room)."""
+    multiplier ``variability()`` if given, up to ``max_stock_t`` on hand (no buyer, no room), and
+    within ``output_cap_t_per_year`` if set (a production quota, :mod:`.output_cap`)."""
 
     kind = "mine"
 
@@ -56,7 +58,13 @@ class Mine(Facility):
                 room = self.max_stock_t - stock[material]
                 room = room if room > 0.0 else 0.0
                 qty = room if room < qty else qty
+            cap = self.output_cap
+            if cap is not None:
+                allowed = cap.allowance(self.env.now, self.batch_days)
+                qty = allowed if allowed < qty else qty
             if qty > 0.0:
+                if cap is not None:
+                    cap.record(qty)
                 stock[material] += qty
                 self.made_t[material] = self.made_t.get(material, 0.0) + qty
                 self.ledger.produced_t[material] += qty

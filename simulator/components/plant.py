@@ -9,17 +9,21 @@ import simpy
 from .clock import repeat
 from .facility import Facility
 from .ledger import EPS_T, Ledger
+from .output_cap import CappedOutput
 
 __all__ = ["Plant"]
 
 
-class Plant(Facility):
+class Plant(Facility, CappedOutput):
     """Makes ``output`` in batches every ``batch_days``.
 
     A batch makes what refills finished stock to ``output_stock_days`` of planned output plus
     the open order backlog, at most capacity, and at most what its inputs allow (the plant is
     then *starved*). Inputs are consumed when a batch starts; output is ready after
-    ``processing_days()``. Inputs are replenished by their :class:`InputLine`.
+    ``processing_days()``. Inputs are replenished by their :class:`InputLine`. With
+    ``output_cap_t_per_year`` (a production quota, :mod:`.output_cap`) a batch's capacity is
+    also at most the year's allowance; plans (input cover, output target) still follow
+    capacity x utilisation.
     """
 
     kind = "plant"
@@ -68,6 +72,10 @@ class Plant(Facility):
         """Start one batch; returns the days until the next."""
         env, output, stock = self.env, self.output, self.stock
         room = self.capacity_t_per_year / 365.0 * self.batch_days
+        cap = self.output_cap
+        if cap is not None:
+            allowed = cap.allowance(env.now, self.batch_days)
+            room = allowed if allowed < room else room
         target = self.output_stock_days * self.planned_output_t_per_day(output) + self.backlog_t(output)
         wanted = target - stock[output] - self.wip_t
         # min(room, max(0, wanted)), without the builtins' call overhead (this runs every batch)
@@ -81,6 +89,8 @@ class Plant(Facility):
             if inputs_allow < qty:
                 qty = inputs_allow
         if qty > EPS_T:
+            if cap is not None:
+                cap.record(qty)
             consumed, used_here = self.ledger.consumed_t, self.used_t
             for material, per_t in recipe:
                 used = qty * per_t

@@ -251,6 +251,9 @@ class Mine(_Facility):
     max_stock_t: Tonnes | None = Field(
         default=None, description="Most stock held, tonnes: output stops while stock is at this level (no buyer)."
     )
+    output_cap_t_per_year: Tonnes | None = Field(
+        default=None, description="A production quota: at most this many tonnes of output per calendar year, "
+        "spread over what is left of the year (default: none; see README, production quotas).")
     allocation: Allocation = _allocation_field()
 
 
@@ -277,6 +280,9 @@ class Plant(_Buyer):
         description="Target for finished stock plus work in process, in days of planned output "
         "(batches refill it, and the open order backlog, within capacity).",
     )
+    output_cap_t_per_year: Tonnes | None = Field(
+        default=None, description="A production quota: at most this many tonnes of output per calendar year, "
+        "spread over what is left of the year (default: none; see README, production quotas).")
     allocation: Allocation = _allocation_field()
     check_periodic_policies = _periodic_only("plant")
 

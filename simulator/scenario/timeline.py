@@ -140,8 +140,9 @@ Event = Annotated[
 _BUYING = frozenset({"policy", "expedite_below_cover_days", "resource_after_denial_days", "cancel_backlog_after_days",
                      "unfilled_orders", "withdraw_held_after_days", "adaptive_cover", "prebuy_on_announcement"})
 RUNTIME_SETTABLE: dict[str, frozenset[str]] = {
-    "mine": frozenset({"capacity_t_per_year", "utilisation", "variability", "max_stock_t", "allocation"}),
-    "plant": _BUYING | {"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days", "allocation"},
+    "mine": frozenset({"capacity_t_per_year", "utilisation", "variability", "max_stock_t", "allocation", "output_cap_t_per_year"}),
+    "plant": _BUYING | {"capacity_t_per_year", "utilisation", "processing_days", "output_stock_days", "allocation",
+                       "output_cap_t_per_year"},
     "sector": _BUYING | {"units_per_year", "bom_kg_per_unit", "demand_variability"},
     "depot": _BUYING | {"throughput_t_per_year", "allocation"},
     "stockpile": frozenset({"release_below_cover_days", "release_target_cover_days"}),
