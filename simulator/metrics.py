@@ -56,18 +56,14 @@ class RunInfo:
         return (self.start + dt.timedelta(days=math.floor(t - self.t_start))).isoformat()
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """(start index, length) of each run of True in a boolean array."""
-    runs, start = [], None
-    for i, flag in enumerate(flags):
-        if flag and start is None:
-            start = i
-        elif not flag and start is not None:
-            runs.append((start, i - start))
-            start = None
-    if start is not None:
-        runs.append((start, len(flags) - start))
-    return runs
+def _runs(flags) -> list[tuple[int, int]]:
+    """(start index, length) of each run of True in a boolean array (edges found with numpy)."""
+    flags = np.asarray(flags, dtype=bool)
+    if not flags.any():
+        return []
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return list(zip(starts.tolist(), (ends - starts).tolist()))
 
 
 def _outages(times: np.ndarray, short: np.ndarray, step_days: float, info: RunInfo) -> dict:
@@ -111,7 +107,7 @@ def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataF
     rows = []
     prod = production[production["t"] >= info.t_start - 1e-9]
     groups = dict(tuple(prod.groupby("facility", observed=True))) if len(prod) else {}
-    by_firm = _firm_groups(firm_production, info)
+    by_firm = firm_days(production, firm_production, info)
     for name, meta in info.facilities.items():
         if meta["kind"] != "sector":
             continue
@@ -139,33 +135,69 @@ def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataF
     return pd.DataFrame(rows, columns=columns)
 
 
-def _firm_groups(firm_production: pd.DataFrame | None, info: RunInfo) -> dict[str, pd.DataFrame]:
-    """Each sector's firm rows from the start date on, sorted by day then firm."""
-    if firm_production is None or not len(firm_production):
-        return {}
-    rows = firm_production[firm_production["t"] >= info.t_start - 1e-9]
-    return {name: g.sort_values(["t", "firm"], kind="stable") for name, g in rows.groupby("facility", observed=True)}
+@dataclass
+class FirmDays:
+    """A sector's firms day by day from the start date: ``times`` (d,), and ``planned`` and
+    ``made`` units (d x firms)."""
+
+    times: np.ndarray
+    planned: np.ndarray
+    made: np.ndarray
 
 
-def _firm_outages(g: pd.DataFrame, info: RunInfo) -> tuple[dict, float]:
-    """A sector's stop columns from its firms' rows (see :func:`shortages`)."""
-    n = int(g["firm"].nunique())
-    short = _short(g).reshape(-1, n)  # day x firm
-    times = g["t"].to_numpy()[::n]
-    per_firm = [_outages(times, short[:, i], 1.0, info) for i in range(n)]
-    anyone = _outages(times, short.any(axis=1), 1.0, info)
-    firm_days = float(short.sum())
+def firm_days(production: pd.DataFrame, firm_production: pd.DataFrame | None, info: RunInfo) -> dict[str, FirmDays]:
+    """Each sector with firms, day by day: a firm's plan is its share of the sector's day plan
+    (the sector's rows), and it made that plan on every day without a row of its own (the engine
+    writes firm rows only on days some firm may fall short: see ``Sector._produce_firms``)."""
+    out = {}
+    sectors = {name: meta["firms"] for name, meta in info.facilities.items() if meta.get("firms")}
+    if not sectors:
+        return out
+    prod = production[(production["t"] >= info.t_start - 1e-9) & production["facility"].isin(list(sectors))]
+    firm_rows = (firm_production[firm_production["t"] >= info.t_start - 1e-9]
+                 if firm_production is not None and len(firm_production) else None)
+    own = dict(tuple(firm_rows.groupby("facility", observed=True))) if firm_rows is not None else {}
+    for name, g in prod.groupby("facility", observed=True):
+        if name not in sectors:
+            continue
+        g = g.sort_values("t", kind="stable")
+        times = g["t"].to_numpy(dtype=float)
+        shares = np.array([share for share, _cover in sectors[name]])
+        planned = g["planned_units"].to_numpy(dtype=float)[:, None] * shares[None, :]
+        made = planned.copy()
+        f = own.get(name)
+        if f is not None and len(f):
+            day = np.searchsorted(times, f["t"].to_numpy(dtype=float))
+            firm = f["firm"].to_numpy(dtype=int) - 1
+            planned[day, firm] = f["planned_units"].to_numpy(dtype=float)
+            made[day, firm] = f["produced_units"].to_numpy(dtype=float)
+        out[name] = FirmDays(times, planned, made)
+    return out
+
+
+def _short_days(planned: np.ndarray, made: np.ndarray) -> np.ndarray:
+    """Days (or firm-days) that made less than plan."""
+    return (made < planned * (1 - STOP_TOLERANCE)) & (planned > 0)
+
+
+def _firm_outages(days: FirmDays, info: RunInfo) -> tuple[dict, float]:
+    """A sector's stop columns from its firms' days (see :func:`shortages`)."""
+    short = _short_days(days.planned, days.made)  # day x firm
+    n = short.shape[1]
+    per_firm = [_outages(days.times, short[:, i], 1.0, info) for i in range(n)]
+    anyone = _outages(days.times, short.any(axis=1), 1.0, info)
+    firm_days_stopped = float(short.sum())
     firsts = [o["first_stop"] for o in per_firm if o["first_stop"]]
     stops = {
-        "stopped_days": firm_days / n,
+        "stopped_days": firm_days_stopped / n,
         "first_stop": min(firsts) if firsts else "",
         "longest_stop_days": max(o["longest_stop_days"] for o in per_firm),
         "recovered": anyone["recovered"],
     }
-    return stops, firm_days / short.size if short.size else 0.0
+    return stops, firm_days_stopped / short.size if short.size else 0.0
 
 
-def shortages_firms(firm_production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+def shortages_firms(firm_production: pd.DataFrame, info: RunInfo, production: pd.DataFrame) -> pd.DataFrame:
     """One row per firm of each sector with firms (none for sectors without).
 
     Columns: ``facility``; ``firm`` (1, 2, ...); ``share`` of the sector's output; ``cover_days``
@@ -176,16 +208,16 @@ def shortages_firms(firm_production: pd.DataFrame, info: RunInfo) -> pd.DataFram
     never stopped or still stopped at the end).
     """
     rows = []
-    for name, g in _firm_groups(firm_production, info).items():
-        firms = info.facilities.get(name, {}).get("firms", [])
-        for firm, f in g.groupby("firm", sort=True):
-            planned, produced = float(f["planned_units"].sum()), float(f["produced_units"].sum())
+    for name, days in firm_days(production, firm_production, info).items():
+        firms = info.facilities[name]["firms"]
+        short = _short_days(days.planned, days.made)
+        for i, (share, cover) in enumerate(firms):
+            planned, produced = float(days.planned[:, i].sum()), float(days.made[:, i].sum())
             lost = max(0.0, planned - produced)
-            share, cover = firms[int(firm) - 1] if int(firm) <= len(firms) else (math.nan, math.nan)
-            rows.append({"facility": name, "firm": int(firm), "share": share, "cover_days": cover,
+            rows.append({"facility": name, "firm": i + 1, "share": share, "cover_days": cover,
                          "units_planned": planned, "units_produced": produced, "units_lost": lost,
                          "share_lost": lost / planned if planned > 0 else 0.0,
-                         **_outages(f["t"].to_numpy(), _short(f), 1.0, info)})
+                         **_outages(days.times, short[:, i], 1.0, info)})
     columns = ["facility", "firm", "share", "cover_days", "units_planned", "units_produced", "units_lost", "share_lost",
                "stopped_days", "first_stop", "longest_stop_days", "recovered"]
     return pd.DataFrame(rows, columns=columns)
@@ -455,14 +487,25 @@ def production_daily(production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     })
 
 
-def production_firms_daily(firm_production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
+def production_firms_daily(firm_production: pd.DataFrame, info: RunInfo, production: pd.DataFrame) -> pd.DataFrame:
     """Daily output of each firm of the sectors with firms: ``date``, ``facility``, ``firm``
-    (1, 2, ...), ``planned_units`` (its share of the day's plan), ``produced_units``."""
-    prod = firm_production[firm_production["t"] >= info.t_start - 1e-9]
+    (1, 2, ...), ``planned_units`` (its share of the day's plan), ``produced_units``; day by
+    day, the firms of a day in order."""
+    parts = []
+    for name, days in firm_days(production, firm_production, info).items():
+        d, n = days.planned.shape
+        parts.append(pd.DataFrame({
+            "t": np.repeat(days.times, n), "facility": name, "firm": np.tile(np.arange(1, n + 1), d),
+            "planned_units": days.planned.ravel(), "produced_units": days.made.ravel()}))
+    if not parts:
+        return pd.DataFrame({"date": pd.Series([], dtype=object), "facility": pd.Series([], dtype=object),
+                             "firm": pd.Series([], dtype=int), "planned_units": pd.Series([], dtype=float),
+                             "produced_units": pd.Series([], dtype=float)})
+    rows = pd.concat(parts, ignore_index=True).sort_values(["t"], kind="stable")
     return pd.DataFrame({
-        "date": info.date_categories(prod["t"]), "facility": prod["facility"].to_numpy(),
-        "firm": prod["firm"].to_numpy(), "planned_units": prod["planned_units"].to_numpy(),
-        "produced_units": prod["produced_units"].to_numpy(),
+        "date": info.date_categories(rows["t"]), "facility": rows["facility"].to_numpy(),
+        "firm": rows["firm"].to_numpy(), "planned_units": rows["planned_units"].to_numpy(),
+        "produced_units": rows["produced_units"].to_numpy(),
     })
 
 

@@ -7,6 +7,7 @@ samples inventories. Simulation time is in days; time zero is ``start - warmup_d
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import math
@@ -26,6 +27,20 @@ from .rng import BlockSampler, Streams, uniform_sampler
 __all__ = ["Model", "MassBalanceError"]
 
 _GC_YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections during a run
+
+
+@contextlib.contextmanager
+def fewer_collections():
+    """Python's young-generation GC threshold raised to 10,000 for the duration (a caller's higher
+    setting is kept, and the old one comes back after). A run allocates many short-lived objects
+    (orders, shipments, timeouts): with the default threshold (700) the cyclic GC took 5 % of a
+    run, and 15 % on a network 8 times larger (benchmarks/README.md)."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], _GC_YOUNG_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 class Model:
@@ -494,16 +509,8 @@ class Model:
     def simulate(self) -> None:
         """Advance the simulation to the end of the horizon (warm-up included); :meth:`run` does
         this and then closes the books."""
-        # A run allocates many short-lived objects (orders, shipments, timeouts): with Python's
-        # default young-generation threshold (700) the cyclic GC takes 5 % of a run, and 15 % on a
-        # network 8 times larger (measured: benchmarks/README.md). Collect less often while the
-        # simulation runs; the caller's setting comes back after it.
-        thresholds = gc.get_threshold()
-        gc.set_threshold(max(thresholds[0], _GC_YOUNG_THRESHOLD), *thresholds[1:])
-        try:
+        with fewer_collections():
             self.env.run(until=self.t_end)
-        finally:
-            gc.set_threshold(*thresholds)
 
     def run(self) -> None:
         """Simulate warm-up and horizon, then close the books: record what is unfinished, and
@@ -512,6 +519,9 @@ class Model:
         if self.finished:
             raise RuntimeError("this model has already run; build a new one")
         self.simulate()
+        for facility in self.facilities.values():
+            if getattr(facility, "firms", None):
+                facility.settle_firms()  # days made to plan not yet taken from the firms' stocks
         self._record_unfinished()
         self.balance = self.mass_balance()
         self.finished = True

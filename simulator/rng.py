@@ -35,20 +35,18 @@ class BlockSampler:
     ``draw(rng, n)`` returns ``n`` values; ``sampler()`` returns the next one as a float.
     """
 
-    __slots__ = ("_draw", "_rng", "_block", "_buffer", "_next")
+    __slots__ = ("_draw", "_rng", "_block", "_values")
 
     def __init__(self, draw: Callable[[np.random.Generator, int], np.ndarray], rng: np.random.Generator, block: int = 256):
         self._draw, self._rng, self._block = draw, rng, block
-        self._buffer: list[float] = []
-        self._next = 0
+        self._values = iter(())  # the block being handed out
 
     def __call__(self) -> float:
-        if self._next >= len(self._buffer):
-            self._buffer = self._draw(self._rng, self._block).tolist()
-            self._next = 0
-        value = self._buffer[self._next]
-        self._next += 1
-        return value
+        try:
+            return next(self._values)
+        except StopIteration:  # a new block (an iterator over a list: the cheapest hand-out)
+            self._values = iter(self._draw(self._rng, self._block).tolist())
+            return next(self._values)
 
 
 def uniform_sampler(rng: np.random.Generator, block: int = 256) -> BlockSampler:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import market_metrics, metrics
 from .loading import scenario_hash
-from .model import Model
+from .model import Model, fewer_collections
 from .scenario import Scenario
 
 __all__ = ["RunResult", "run", "version"]
@@ -89,6 +89,11 @@ def run(scenario: Scenario, seed: int | None = None, keep_model: bool = False, h
     (:data:`HEADLINE_TABLES`; ``summary`` is then empty): what a sweep collects from the runs it
     does not keep, for about a quarter less work after the simulation itself.
     """
+    with fewer_collections():  # building and tables allocate as much as the simulation
+        return _run(scenario, seed, keep_model, headline_only)
+
+
+def _run(scenario: Scenario, seed: int | None, keep_model: bool, headline_only: bool) -> RunResult:
     started = time.perf_counter()
     began = dt.datetime.now(dt.timezone.utc)
     model = Model(scenario, seed)
@@ -116,8 +121,8 @@ def run(scenario: Scenario, seed: int | None = None, keep_model: bool = False, h
             "production_daily": metrics.production_daily(frames["production"], info),
             "events": metrics.events(frames["events"], info),
             "licences_weekly": metrics.licences_weekly(frames["licences"], info),
-            "shortages_firms": metrics.shortages_firms(frames["firm_production"], info),
-            "production_firms_daily": metrics.production_firms_daily(frames["firm_production"], info),
+            "shortages_firms": metrics.shortages_firms(frames["firm_production"], info, frames["production"]),
+            "production_firms_daily": metrics.production_firms_daily(frames["firm_production"], info, frames["production"]),
             "prices_monthly": market_metrics.prices_monthly(frames["prices"], info),
             "market_responses": market_metrics.market_responses(frames["market_responses"], info),
         })
