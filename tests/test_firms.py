@@ -268,3 +268,34 @@ def test_firms_catch_up_each_on_their_own():
                    "longest_stop_days": 26.0, "recovered": "2025-02-15"}
     firms = result.tables["shortages_firms"]
     assert firms["units_lost"].tolist() == pytest.approx([0.3 * 26 * THIRD, 0.3 * 16 * THIRD, 0.3 * 6 * THIRD])
+
+
+def test_days_made_to_plan_counted_without_visiting_firms_change_nothing(monkeypatch):
+    """A day on which every firm surely makes its share is counted at the sector and settled into
+    each firm's stock when read (Sector._produce_firms). Forcing the firm-by-firm path on every
+    day must give the same tables (to round-off) on a world with random demand, catch-up, firms
+    of different covers and a ban that stops them one by one: the lazy path is an economy, not a
+    rule."""
+    data = firm_world({"count": 3, "cover_days": [10, 20, 30]}, unmet_demand="catch_up",
+                      demand_variability={"dist": "uniform", "min": 0.8, "max": 1.2})
+    taken, lazy_rule = [], Sector._all_firms_make_plan
+
+    def spy(self, plan_after):
+        taken.append(lazy_rule(self, plan_after))
+        return taken[-1]
+
+    monkeypatch.setattr(Sector, "_all_firms_make_plan", spy)
+    lazy = go(data, seed=3)
+    assert sum(taken) > len(taken) / 4  # the lazy path was taken (before the ban bites), not only the other
+    monkeypatch.setattr(Sector, "_all_firms_make_plan", lambda self, plan_after: False)
+    eager = go(data, seed=3)
+    for table in ("production_daily", "production_firms_daily", "shortages", "shortages_firms"):
+        a, b = lazy.tables[table], eager.tables[table]
+        assert list(a.columns) == list(b.columns) and len(a) == len(b), table
+        for column in a.columns:
+            if a[column].dtype.kind == "f":
+                assert a[column].to_numpy() == pytest.approx(b[column].to_numpy(), rel=1e-9, abs=1e-9), (table, column)
+            else:
+                assert a[column].astype(str).tolist() == b[column].astype(str).tolist(), (table, column)
+    firms = lazy.tables["production_firms_daily"]
+    assert len(firms) == 3 * 120  # every firm-day, although most were never written as rows

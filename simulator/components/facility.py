@@ -407,7 +407,7 @@ class InputLine:
                 self.on_order_t += qty
                 order = Order(ledger.new_order_id(), lane, qty, now, mode, 0.0, t_first, lost_stock, lost_licence,
                               self.order_line)
-                if pool is not None and t_first == now and lost_stock == 0.0 and lost_licence == 0.0:
+                if pool is not None:
                     self.pool.collect(order)
                     continue
                 open_orders.append(order)

@@ -31,6 +31,7 @@ stoppages; the facility's output is the sum of theirs. The rules:
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -99,10 +100,51 @@ class Firm(Facility):
             line.start()
         self.sourcing_changed()
 
+    #: the sector's cumulative plan (units) up to which this firm's stock and use are current
+    _settled_units = 0.0
+
+    @property
+    def stock(self) -> dict[str, float]:
+        """On hand per material, brought up to date first (days it made its plan are taken
+        from stock when read: see :meth:`Sector._produce_firms`)."""
+        if self._settled_units != self.sector.cum_plan_units:
+            self.settle()
+        return self._stock
+
+    @stock.setter
+    def stock(self, value: dict[str, float]) -> None:
+        self._stock = value
+
+    def settle(self) -> None:
+        """Take from stock what the firm made on the days since its books were last current, on
+        each of which it made exactly its share of the sector's plan."""
+        sector = self.sector
+        units = (sector.cum_plan_units - self._settled_units) * self.share
+        self._settled_units = sector.cum_plan_units
+        if units:
+            stock, used_t = self._stock, self.used_t
+            for material, need in sector._needs_t:
+                used = units * need
+                stock[material] -= used
+                used_t[material] = used_t.get(material, 0.0) + used
+
+    def covered_units(self) -> float:
+        """The sector's cumulative plan (units) up to which this firm's stock, as last settled,
+        covers its share of every input (inf when it needs none)."""
+        share, covered = self.share, math.inf
+        if share > 0.0:
+            for material, need in self.sector._needs_t:
+                if need > 0.0:
+                    units = self._stock.get(material, 0.0) / (share * need)
+                    if units < covered:
+                        covered = units
+        return self._settled_units + covered
+
     def add_initial_stock(self, material: str, tonnes: float) -> None:
         self.stock[material] = self.stock.get(material, 0.0) + tonnes
         self.initial_t[material] = self.initial_t.get(material, 0.0) + tonnes
         self.sector.add_initial_stock(material, tonnes)  # the facility's books and the ledger's
+        self.sector.firm_stock_changed()
 
     def daily_use_t(self, material: str) -> float:
         return self.share * self.sector.daily_use_t(material)
@@ -125,6 +167,7 @@ class Firm(Facility):
         material = lane.material
         self.stock[material] += tonnes
         self.sector.stock[material] += tonnes
+        self.sector.firm_stock_changed()
         self.inputs[material].delivered(tonnes)
 
 

@@ -4,12 +4,12 @@ The rule (``firms.pool_orders``, on by default). The firms of one sector review 
 same days (their policies differ in levels, never in review period), so a sector with firms runs
 one review per input for all of them. Each firm decides what to order exactly as on its own: from
 its own position and levels, its own re-orders of earlier failures, the lanes it avoids after a
-denial, expediting from its own cover. Then the new tonnes that go to the same lane by the same
-mode are placed as **one order**, which the supplier fills, the exporter's controls hold, license
+denial, expediting from its own cover. Then the tonnes that go to the same lane by the same
+mode (and, for re-orders, with the same first-order date and days lost) are placed as **one order**, which the supplier fills, the exporter's controls hold, license
 and split, and the lane carries, as one. What it brings, and what is denied, refused, withdrawn,
 cancelled or rounded off, is shared among the firms in proportion to what each asked (the last
-firm takes what round-off leaves). A firm's share of a failure is re-sourced by that firm alone,
-and re-orders that carry an earlier first-order date go as the firm's own orders.
+firm takes what round-off leaves). Each firm re-sources its share of a failure as it would
+alone, and those re-orders are pooled again (they share the failed order's dates).
 
 Why: a sector's firms buy through the same distributors and exporters, whose consignments and
 licence applications bundle many buyers' needs; and without pooling every firm doubles the
@@ -22,6 +22,7 @@ independent orders.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from .clock import repeat
@@ -71,8 +72,11 @@ class PooledLine:
             line.cancel_expected(part)
 
     def cancelled(self, lane: Lane, tonnes: float, order: Order | None = None, shipment=None) -> None:
-        for line, part in self.shares(tonnes):
-            line.cancelled(lane, part, order, shipment)
+        """Each firm learns of its share and re-sources it; their re-orders, which carry the same
+        first-order date and lost days, go out pooled again."""
+        with self.pool.pooling():
+            for line, part in self.shares(tonnes):
+                line.cancelled(lane, part, order, shipment)
 
 
 class PurchasingPool:
@@ -97,24 +101,36 @@ class PurchasingPool:
             repeat(self.env, self.review)
 
     def collect(self, order: Order) -> None:
-        """A firm's new order placed during the review: held back to be pooled."""
-        self.collecting.setdefault((order.lane, order.mode), []).append(order)
+        """A firm's order placed while the pool collects: held back to be pooled with the others
+        for the same lane and mode, first-order date and days lost (for lead times)."""
+        key = (order.lane, order.mode, order.t_first, order.lost_stock_days, order.lost_licence_days)
+        self.collecting.setdefault(key, []).append(order)
 
-    def review(self) -> float | None:
-        """Every firm's review, then one order per lane and mode for their new tonnes. Returns
-        the days until the next review (the shortest of the firms'; None when none reviews)."""
-        self._withdraw_stale()
+    @contextlib.contextmanager
+    def pooling(self):
+        """Collect the firms' orders placed meanwhile, then place them pooled (nested: the
+        outermost places)."""
+        if self.collecting is not None:
+            yield
+            return
         self.collecting = {}
-        delays = []
         try:
-            for line in self.lines:
-                delay = line.review()
-                if delay is not None:
-                    delays.append(delay)
+            yield
         finally:
             collected, self.collecting = self.collecting, None
         for orders in collected.values():
             self._place(orders)
+
+    def review(self) -> float | None:
+        """Every firm's review, then one order per lane and mode for their new tonnes. Returns
+        the days until the next review (the shortest of the firms'; None when none reviews)."""
+        delays = []
+        with self.pooling():
+            self._withdraw_stale()
+            for line in self.lines:
+                delay = line.review()
+                if delay is not None:
+                    delays.append(delay)
         if not delays:
             self._running = False
             return None

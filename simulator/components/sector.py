@@ -56,6 +56,8 @@ class Sector(Facility):
         if unmet_demand not in ("lost", "backorder", "catch_up"):
             raise ValueError(f"unmet_demand must be 'lost', 'backorder' or 'catch_up', got {unmet_demand!r}")
         self.firms: list[Firm] = []
+        self.cum_plan_units = 0.0  # the sum of the days' plans so far (firms' books settle against it)
+        self._covered_units: float | None = None  # the least of the firms' covered_units (None: to compute)
         self.sector, self.units_per_year = sector, units_per_year
         self.bom_kg_per_unit = dict(bom_kg_per_unit)
         self.unmet_demand, self.catchup_factor = unmet_demand, catchup_factor
@@ -109,6 +111,7 @@ class Sector(Facility):
 
     @bom_kg_per_unit.setter
     def bom_kg_per_unit(self, bom: Mapping[str, float]) -> None:
+        self.settle_firms()  # days made under the old bill are taken from stock with it
         self._bom = dict(bom)
         self._needs_t = [(material, kg / 1000.0) for material, kg in self._bom.items()]  # t per unit
         self.sourcing_changed()
@@ -174,18 +177,59 @@ class Sector(Facility):
         self._write(self._pack(self._code, self.env.now, plan, made))
         return 1.0
 
+    def settle_firms(self) -> None:
+        """Bring every firm's stock and use up to date (before reading their books at the end)."""
+        for firm in self.firms:
+            firm.settle()
+        self._covered_units = None
+
+    def firm_stock_changed(self) -> None:
+        self._covered_units = None
+
+    def _all_firms_make_plan(self, plan_after: float) -> bool:
+        """Whether today every firm surely makes exactly its share of the plan: none owes units
+        (backorders, catch-up), none buys just in time, and every firm's stock covers its share
+        of the cumulative plan through today."""
+        for firm in self.firms:
+            if firm.backlog_units > 0.0 or firm._just_in_time or (firm.catch_up is not None and firm.catch_up.queue):
+                return False
+        covered = self._covered_units
+        if covered is None:
+            covered = self._covered_units = min([firm.covered_units() for firm in self.firms])
+        return plan_after + 1e-9 * (1.0 + plan_after) <= covered
+
     def _produce_firms(self) -> float:
         """One day of a sector with firms: the day's plan (one draw of ``demand_variability``
         for the sector) split by share, each firm making its part as its own stock allows, with
         its own backorders or catch-up; one row per firm and one for the facility (the sums).
         The sector's books (stock, use, the ledger's consumption) take the day's total per
-        input once, after the firms."""
+        input once, after the firms.
+
+        A day on which every firm surely makes its share (:meth:`_all_firms_make_plan`) is
+        counted without visiting the firms: the sector's books take the plan's inputs, the
+        cumulative plan grows, and each firm takes its share from its stock when its stock is
+        next read or changed (:meth:`Firm.settle`); such days write no firm rows (the tables
+        read a missing firm-day as made to plan)."""
         now = self.env.now
         mean_plan = plan = self._plan_units_per_day
         if self.demand_variability is not None:
             multiplier = self.demand_variability()
             plan = plan * multiplier if multiplier > 0.0 else 0.0
         needs = self._needs_t
+        plan_after = self.cum_plan_units + plan
+        if self._all_firms_make_plan(plan_after):
+            self.cum_plan_units = plan_after
+            sector_stock, consumed, used_here = self.stock, self.ledger.consumed_t, self.used_t
+            for material, need in needs:
+                used = plan * need
+                if used:
+                    sector_stock[material] -= used
+                    consumed[material] += used
+                    used_here[material] = used_here.get(material, 0.0) + used
+            self._write(self._pack(self._code, now, plan, plan))
+            return 1.0
+        for firm in self.firms:
+            firm.settle()
         backorder = self.unmet_demand == "backorder"
         extra_rate = self.catchup_factor - 1.0
         write, pack, code = self._write_firm, self._pack_firm, self._firm_code
@@ -218,9 +262,13 @@ class Sector(Facility):
                 made = 0.0
             if backorder:
                 firm.backlog_units = max(0.0, firm.backlog_units + firm_plan - made)
-            elif catch_up is not None:
+            elif catch_up is not None and made != firm_plan:  # a day exactly to plan changes nothing
                 catch_up.settle(now, firm_plan, made)
             write(pack(code, firm.index, now, firm_plan, made))
+        self.cum_plan_units = plan_after
+        for firm in self.firms:  # today's production is in their books already
+            firm._settled_units = plan_after
+        self._covered_units = None
         sector_stock, consumed, used_here = self.stock, self.ledger.consumed_t, self.used_t
         for material, used in day_used.items():
             if used:
