@@ -14,30 +14,33 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import interrupts
-from .loading import ScenarioError, load_scenario, peek_yaml
-from .model import MassBalanceError
-from .results import OutputExistsError, format_summary, write_run
-from .runner import run, version
+from . import catalog, interrupts
+
+# The loader (pydantic, numpy), pandas, SimPy and matplotlib are imported by the commands that
+# need them: `resim --version` and `resim list` stay fast (benchmarks/cli_startup.py).
 
 __all__ = ["main", "bundled_scenarios_dir"]
 
-DEFAULT_SCENARIO = "baseline_2024.yaml"
+DEFAULT_SCENARIO = f"{catalog.DEFAULT_SCENARIO}.yaml"
+bundled_scenarios_dir = catalog.scenarios_dir  # the folder of the bundled scenarios (source tree or wheel)
 
 
-def bundled_scenarios_dir() -> Path:
-    """The ``scenarios/`` folder of the source tree the package runs from, else ./scenarios."""
-    here = Path(__file__).resolve().parent.parent / "scenarios"
-    return here if here.is_dir() else Path("scenarios")
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("resim")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="resim", description="Rare-earth supply under export controls: a discrete-event simulator.")
-    p.add_argument("--version", action="version", version=f"resim {version()}")
+    p.add_argument("--version", action="version", version=f"resim {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run a scenario and write results/<scenario>/<run-id>/")
-    r.add_argument("scenario", nargs="?", help=f"scenario file (default: the bundled {DEFAULT_SCENARIO})")
+    r.add_argument("scenario", nargs="?", help=f"scenario file or bundled scenario name (default: {catalog.DEFAULT_SCENARIO})")
     r.add_argument("--seed", type=int, help="random seed (default: the scenario's seed)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a scenario value, e.g. --set controls.cn_licensing.approval_probability=0.4")
@@ -56,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     _executor_options(r)
 
     s = sub.add_parser("sweep", help="run a parameter sweep file: results/<sweep-name>/ (resumable)")
-    s.add_argument("sweep_file", help="sweep file (see sweeps/*.yaml)")
+    s.add_argument("sweep_file", help="sweep file or bundled sweep name (see sweeps/*.yaml)")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a base-scenario value for every run")
     s.add_argument("--out", help="results folder (default: <results>/<sweep-name>/)")
@@ -79,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", help="output folder (default: <results>/compare/<A>_vs_<B>/)")
     cmp_.add_argument("--results", default="results", help="results root folder (default: ./results)")
 
-    sub.add_parser("list", help="list the bundled scenarios")
+    ls = sub.add_parser("list", help="list the bundled scenarios (their names work as files: resim run licensing_2025)")
+    ls.add_argument("--sweeps", action="store_true", help="list the bundled sweeps instead")
     sub.add_parser("schema", help="print the scenario JSON Schema (for editor completion)")
     return p
 
@@ -105,6 +109,8 @@ def _lost(info: dict) -> int:
 
 
 def _cmd_replications(args, path: Path) -> int:
+    from .loading import ScenarioError
+
     sw = _sweep_module()
 
     if args.replications < 1:
@@ -151,13 +157,18 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    path = Path(args.scenario) if args.scenario else bundled_scenarios_dir() / DEFAULT_SCENARIO
+    from .loading import ScenarioError, load_scenario
+
+    path = catalog.scenario_path(args.scenario) if args.scenario else catalog.scenarios_dir() / DEFAULT_SCENARIO
     if args.replications is not None:
         return _cmd_replications(args, path)
     if args.fresh:
         raise ScenarioError(["--fresh: expected --replications N with it, got a single run (whose --out must be new or empty)"])
     if args.workers is not None or args.executor != "local" or args.scheduler:
         raise ScenarioError(["--workers/--executor/--scheduler: expected --replications N with them, got a single run"])
+    from .results import OutputExistsError, format_summary, write_run
+    from .runner import run
+
     scenario = load_scenario(path, args.overrides)
     if args.seed is not None and args.seed < 0:
         raise ScenarioError([f"--seed {args.seed}: expected a seed >= 0, got {args.seed}"])
@@ -194,19 +205,25 @@ def _cmd_compare(args) -> int:
 
 def _is_sweep_file(name: str) -> bool:
     """A sweep file names a base scenario and parameters (cheap look at the top-level keys)."""
+    from .loading import peek_yaml
+
     data = peek_yaml(name)  # the loader's own reader: an impossible date must not escape as ValueError
     return isinstance(data, dict) and "scenario" in data and ("parameters" in data or "design" in data)
 
 
 def _cmd_validate(args) -> int:
     """Check scenario files, and sweep files too (with their parameters against the scenario)."""
+    from .loading import ScenarioError, load_scenario
+
     failed = False
     for name in args.files:
         try:
-            if _is_sweep_file(name):
-                _sweep_module().plan_sweep(name, args.overrides)
+            path = catalog.scenario_path(name)
+            path = path if path.exists() else catalog.sweep_path(name)  # a bundled scenario's name, or a sweep's
+            if _is_sweep_file(path):
+                _sweep_module().plan_sweep(path, args.overrides)
             else:
-                load_scenario(name, args.overrides)
+                load_scenario(path, args.overrides)
         except ScenarioError as err:
             failed = True
             for line in err.lines:
@@ -216,20 +233,16 @@ def _cmd_validate(args) -> int:
     return 2 if failed else 0
 
 
-def _cmd_list(_args) -> int:
-    folder = bundled_scenarios_dir()
+def _cmd_list(args) -> int:
+    folder = catalog.sweeps_dir() if args.sweeps else catalog.scenarios_dir()
     files = sorted(folder.glob("*.yaml"))
     if not files:
         print(f"no scenarios in {folder}", file=sys.stderr)
         return 2
     width = max(len(f.stem) for f in files)
     for f in files:
-        data = peek_yaml(f)
-        if isinstance(data, dict):
-            text = str(data.get("description") or "").strip().splitlines()
-        else:
-            text = ["(unreadable YAML: run resim validate)"]
-        print(f"{f.stem:<{width}}  {text[0] if text else ''}")
+        text = catalog.description(f)
+        print(f"{f.stem:<{width}}  {'(unreadable YAML: run resim validate)' if text is None else text}")
     return 0
 
 
@@ -253,20 +266,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # --version answers here
+    if args.command == "list":
+        return _cmd_list(args)  # reads descriptions only: no loader
+    from .loading import ScenarioError
+
     try:
         return COMMANDS[args.command](args)
     except ScenarioError as err:
         for line in err.lines:
             print(line, file=sys.stderr)
         return 2
-    except OutputExistsError as err:
-        print(err, file=sys.stderr)
-        return 2
-    except MassBalanceError as err:
-        print(f"internal error (please report): {err}", file=sys.stderr)
-        return 1
     except Exception as err:
+        results, model = sys.modules.get("simulator.results"), sys.modules.get("simulator.model")  # loaded if raised
+        if results is not None and isinstance(err, results.OutputExistsError):
+            print(err, file=sys.stderr)
+            return 2
+        if model is not None and isinstance(err, model.MassBalanceError):
+            print(f"internal error (please report): {err}", file=sys.stderr)
+            return 1
         report = sys.modules.get("simulator.report")  # a ReportError can only come from a loaded report module
         if report is not None and isinstance(err, report.ReportError):
             print(err, file=sys.stderr)
