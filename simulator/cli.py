@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="write results to this folder (must not exist or be empty)")
     r.add_argument("--results", default="results", help="results root folder (default: ./results)")
     r.add_argument("--quiet", action="store_true", help="print only the results folder")
+    _progress_option(r)
     r.add_argument("--no-report", action="store_true", help="do not write report.html and its charts")
     r.add_argument("--fresh", action="store_true",
                    help="with --replications: discard earlier results in the folder instead of resuming")
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--retry-failed", action="store_true", help="run again the runs that failed last time")
     s.add_argument("--check", action="store_true", help="validate the sweep file and print its design; run nothing")
     s.add_argument("--quiet", action="store_true", help="no progress bar; print only the results folder")
+    _progress_option(s)
     s.add_argument("--no-report", action="store_true", help="do not write the sweep's report.html and charts")
     _executor_options(s)
 
@@ -91,6 +93,23 @@ def _parser() -> argparse.ArgumentParser:
 def _sweep_module():
     # ``simulator.sweep`` the attribute is the function; the module is imported by name.
     return importlib.import_module("simulator.sweep")
+
+
+def _progress_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", action="store_true",
+                   help="show progress on stderr even when it is not a terminal (default: only on a terminal)")
+
+
+def _progress(args) -> bool | None:
+    """Progress on stderr: off with --quiet, on with --progress, else only on a terminal."""
+    return False if args.quiet else True if args.progress else None
+
+
+def _stage(args, text: str) -> None:
+    """One line on stderr saying what a run is doing (when progress is shown)."""
+    on = _progress(args)
+    if on or (on is None and sys.stderr.isatty()):
+        print(f"resim: {text}", file=sys.stderr, flush=True)
 
 
 def _executor_options(p: argparse.ArgumentParser) -> None:
@@ -119,9 +138,10 @@ def _cmd_replications(args, path: Path) -> int:
     folder = sw._replications_folder(plan, args.results, args.out)
     keep = 0 if args.no_report else min(args.replications, args.keep_runs)
     with sw.make_executor(args.executor, args.workers, args.scheduler) as ex:
-        runs, info = sw.execute(plan, folder, ex, progress=not args.quiet, keep_runs=keep, fresh=args.fresh)
+        runs, info = sw.execute(plan, folder, ex, progress=_progress(args), keep_runs=keep, fresh=args.fresh)
     summary, _, _ = sw._finish(plan, runs, info, folder)
     if keep and sw.keep_representative(plan, folder) is not None:
+        _stage(args, f"building the report in {folder}")
         _report_module().build_run_report(folder)  # fan charts over the kept replications
     if args.quiet:
         print(folder)
@@ -142,9 +162,10 @@ def _cmd_sweep(args) -> int:
               f"metrics {', '.join(plan.metrics)}; results would go to {folder}")
         return 0
     with sw.make_executor(args.executor, args.workers, args.scheduler) as ex:
-        runs, info = sw.execute(plan, folder, ex, progress=not args.quiet, fresh=args.fresh, retry_failed=args.retry_failed)
+        runs, info = sw.execute(plan, folder, ex, progress=_progress(args), fresh=args.fresh, retry_failed=args.retry_failed)
     summary, _, ranking = sw._finish(plan, runs, info, folder)
     if not args.no_report and len(runs):
+        _stage(args, f"building the report in {folder}")
         _report_module().build_sweep_report(folder)
     if args.quiet:
         print(folder)
@@ -169,14 +190,21 @@ def _cmd_run(args) -> int:
     from .results import OutputExistsError, format_summary, write_run
     from .runner import run
 
+    _stage(args, f"loading {path}")
     scenario = load_scenario(path, args.overrides)
     if args.seed is not None and args.seed < 0:
         raise ScenarioError([f"--seed {args.seed}: expected a seed >= 0, got {args.seed}"])
     if args.out and Path(args.out).exists() and (not Path(args.out).is_dir() or any(Path(args.out).iterdir())):
         raise OutputExistsError(f"--out {args.out}: expected a new or empty folder, got one that is not empty")
+    _stage(args, f"simulating {scenario.name} from {scenario.start} to {scenario.end}")
     result = run(scenario, seed=args.seed)
-    finish = None if args.no_report else _report_module().build_run_report
-    folder = write_run(result, args.out, args.results, finish=finish)
+    _stage(args, f"writing the tables ({result.manifest['simpy_events']:,} events in {result.manifest['wall_seconds']:.1f} s)")
+
+    def finish(tmp: Path) -> None:
+        _stage(args, "drawing the report (report.html and its charts)")
+        _report_module().build_run_report(tmp)
+
+    folder = write_run(result, args.out, args.results, finish=None if args.no_report else finish)
     if args.quiet:
         print(folder)
     else:

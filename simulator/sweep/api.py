@@ -42,11 +42,12 @@ def _check_folder(plan: Plan, folder: Path, fresh: bool) -> None:
     check_folder(folder, kind_of(plan.design), plan.fingerprint, fresh)
 
 
-def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: bool = True, fresh: bool = False,
+def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: bool | None = None, fresh: bool = False,
             retry_failed: bool = False, batch: int | None = None, parquet: bool | None = None,
             stream=None, keep_runs: int = 0) -> tuple[pd.DataFrame, dict]:
     """Run what is missing from ``folder``; return (this plan's runs, information about the call).
 
+    ``progress``: a bar on stderr (None: only on a terminal).
     ``keep_runs``: also write the full run folders of replications 0..keep_runs-1 under
     ``folder/replications/`` (the workers must see ``folder``: local processes, or a Dask
     cluster on a shared file system).
@@ -94,6 +95,8 @@ def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: boo
             executor.close(cancel=True)
             store.compact()
             raise SweepInterrupted(folder, info["skipped"] + info["ran"], plan.runs) from None
+        finally:
+            bar.close()
     info["seconds"] = time.perf_counter() - started
     table = _this_plan(store.compact(), plan)
     _check_some_ran(plan, table, info, folder)
