@@ -120,3 +120,11 @@ def test_bundled_names_resolve_and_files_in_the_folder_come_first(tmp_path, monk
     assert catalog.scenario_path("licensing_2025.yaml") == Path("licensing_2025.yaml")
     assert catalog.scenario_path("nowhere") == Path("nowhere")
     assert catalog.scenario_path("sub/licensing_2025") == Path("sub/licensing_2025")
+
+
+def test_the_startup_benchmark_runs():
+    """benchmarks/cli_startup.py (the figures in benchmarks/README.md) still runs: one repeat."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cli_startup.py"), "--repeats", "1"], cwd=ROOT,
+                          capture_output=True, text=True, env=_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "resim --version" in done.stdout and "resim list" in done.stdout and "import pandas" in done.stdout
