@@ -18,7 +18,10 @@ DATE_COLUMNS = ("date", "week", "first_stop", "recovered", "first_starved", "ord
 
 def _parse(values: pd.Series) -> pd.Series:
     """ISO day text -> datetime64[ns], each distinct day parsed once."""
-    codes, uniques = pd.factorize(values.astype(object).to_numpy(), sort=False)
+    if isinstance(values.dtype, pd.CategoricalDtype):  # long daily tables: one label per day already
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories.astype(object).to_numpy()
+    else:
+        codes, uniques = pd.factorize(values.astype(object).to_numpy(), sort=False)
     days = pd.to_datetime(pd.Series(uniques, dtype=object).replace("", None), format="%Y-%m-%d").to_numpy("datetime64[ns]")
     out = np.full(len(values), np.datetime64("NaT", "ns"))
     present = codes >= 0
