@@ -128,3 +128,18 @@ def test_the_startup_benchmark_runs():
                           capture_output=True, text=True, env=_env(), timeout=120)
     assert done.returncode == 0, done.stderr
     assert "resim --version" in done.stdout and "resim list" in done.stdout and "import pandas" in done.stdout
+
+
+def test_bundled_names_work_in_every_command(tmp_path, monkeypatch, capsys):
+    """From an empty folder: validate a bundled scenario and a bundled sweep by name, check a
+    bundled sweep by name; an unknown name is a one-line input error (exit 2)."""
+    from simulator.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "licensing_2025", "sobol_2025"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["licensing_2025: ok", "sobol_2025: ok"]
+    assert main(["sweep", "inventory_vs_approval", "--check"]) == 0
+    assert capsys.readouterr().out.startswith("inventory_vs_approval: ok: grid design, 16 points x 10 replications")
+    assert main(["run", "no_such_name"]) == 2
+    assert capsys.readouterr().err == "no_such_name: no such scenario file\n"
+    assert list(tmp_path.iterdir()) == []
