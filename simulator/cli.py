@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sweep_module():
-    # ``simulator.sweep`` the attribute is the function; the module is imported by name.
+    # imported when a command needs it (pandas, the executors)
     return importlib.import_module("simulator.sweep")
 
 
