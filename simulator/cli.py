@@ -14,36 +14,40 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import interrupts
-from .loading import ScenarioError, load_scenario, peek_yaml
-from .model import MassBalanceError
-from .results import OutputExistsError, format_summary, write_run
-from .runner import run, version
+from . import catalog, interrupts
+
+# The loader (pydantic, numpy), pandas, SimPy and matplotlib are imported by the commands that
+# need them: `resim --version` and `resim list` stay fast (benchmarks/cli_startup.py).
 
 __all__ = ["main", "bundled_scenarios_dir"]
 
-DEFAULT_SCENARIO = "baseline_2024.yaml"
+DEFAULT_SCENARIO = f"{catalog.DEFAULT_SCENARIO}.yaml"
+bundled_scenarios_dir = catalog.scenarios_dir  # the folder of the bundled scenarios (source tree or wheel)
 
 
-def bundled_scenarios_dir() -> Path:
-    """The ``scenarios/`` folder of the source tree the package runs from, else ./scenarios."""
-    here = Path(__file__).resolve().parent.parent / "scenarios"
-    return here if here.is_dir() else Path("scenarios")
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("resim")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="resim", description="Rare-earth supply under export controls: a discrete-event simulator.")
-    p.add_argument("--version", action="version", version=f"resim {version()}")
+    p.add_argument("--version", action="version", version=f"resim {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run a scenario and write results/<scenario>/<run-id>/")
-    r.add_argument("scenario", nargs="?", help=f"scenario file (default: the bundled {DEFAULT_SCENARIO})")
+    r.add_argument("scenario", nargs="?", help=f"scenario file or bundled scenario name (default: {catalog.DEFAULT_SCENARIO})")
     r.add_argument("--seed", type=int, help="random seed (default: the scenario's seed)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a scenario value, e.g. --set controls.cn_licensing.approval_probability=0.4")
     r.add_argument("--out", help="write results to this folder (must not exist or be empty)")
     r.add_argument("--results", default="results", help="results root folder (default: ./results)")
     r.add_argument("--quiet", action="store_true", help="print only the results folder")
+    _progress_option(r)
     r.add_argument("--no-report", action="store_true", help="do not write report.html and its charts")
     r.add_argument("--fresh", action="store_true",
                    help="with --replications: discard earlier results in the folder instead of resuming")
@@ -56,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     _executor_options(r)
 
     s = sub.add_parser("sweep", help="run a parameter sweep file: results/<sweep-name>/ (resumable)")
-    s.add_argument("sweep_file", help="sweep file (see sweeps/*.yaml)")
+    s.add_argument("sweep_file", help="sweep file or bundled sweep name (see sweeps/*.yaml)")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a base-scenario value for every run")
     s.add_argument("--out", help="results folder (default: <results>/<sweep-name>/)")
@@ -65,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--retry-failed", action="store_true", help="run again the runs that failed last time")
     s.add_argument("--check", action="store_true", help="validate the sweep file and print its design; run nothing")
     s.add_argument("--quiet", action="store_true", help="no progress bar; print only the results folder")
+    _progress_option(s)
     s.add_argument("--no-report", action="store_true", help="do not write the sweep's report.html and charts")
     _executor_options(s)
 
@@ -79,14 +84,32 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", help="output folder (default: <results>/compare/<A>_vs_<B>/)")
     cmp_.add_argument("--results", default="results", help="results root folder (default: ./results)")
 
-    sub.add_parser("list", help="list the bundled scenarios")
+    ls = sub.add_parser("list", help="list the bundled scenarios (their names work as files: resim run licensing_2025)")
+    ls.add_argument("--sweeps", action="store_true", help="list the bundled sweeps instead")
     sub.add_parser("schema", help="print the scenario JSON Schema (for editor completion)")
     return p
 
 
 def _sweep_module():
-    # ``simulator.sweep`` the attribute is the function; the module is imported by name.
+    # imported when a command needs it (pandas, the executors)
     return importlib.import_module("simulator.sweep")
+
+
+def _progress_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", action="store_true",
+                   help="show progress on stderr even when it is not a terminal (default: only on a terminal)")
+
+
+def _progress(args) -> bool | None:
+    """Progress on stderr: off with --quiet, on with --progress, else only on a terminal."""
+    return False if args.quiet else True if args.progress else None
+
+
+def _stage(args, text: str) -> None:
+    """One line on stderr saying what a run is doing (when progress is shown)."""
+    on = _progress(args)
+    if on or (on is None and sys.stderr.isatty()):
+        print(f"resim: {text}", file=sys.stderr, flush=True)
 
 
 def _executor_options(p: argparse.ArgumentParser) -> None:
@@ -105,6 +128,8 @@ def _lost(info: dict) -> int:
 
 
 def _cmd_replications(args, path: Path) -> int:
+    from .loading import ScenarioError
+
     sw = _sweep_module()
 
     if args.replications < 1:
@@ -113,9 +138,10 @@ def _cmd_replications(args, path: Path) -> int:
     folder = sw._replications_folder(plan, args.results, args.out)
     keep = 0 if args.no_report else min(args.replications, args.keep_runs)
     with sw.make_executor(args.executor, args.workers, args.scheduler) as ex:
-        runs, info = sw.execute(plan, folder, ex, progress=not args.quiet, keep_runs=keep, fresh=args.fresh)
+        runs, info = sw.execute(plan, folder, ex, progress=_progress(args), keep_runs=keep, fresh=args.fresh)
     summary, _, _ = sw._finish(plan, runs, info, folder)
     if keep and sw.keep_representative(plan, folder) is not None:
+        _stage(args, f"building the report in {folder}")
         _report_module().build_run_report(folder)  # fan charts over the kept replications
     if args.quiet:
         print(folder)
@@ -136,9 +162,10 @@ def _cmd_sweep(args) -> int:
               f"metrics {', '.join(plan.metrics)}; results would go to {folder}")
         return 0
     with sw.make_executor(args.executor, args.workers, args.scheduler) as ex:
-        runs, info = sw.execute(plan, folder, ex, progress=not args.quiet, fresh=args.fresh, retry_failed=args.retry_failed)
+        runs, info = sw.execute(plan, folder, ex, progress=_progress(args), fresh=args.fresh, retry_failed=args.retry_failed)
     summary, _, ranking = sw._finish(plan, runs, info, folder)
     if not args.no_report and len(runs):
+        _stage(args, f"building the report in {folder}")
         _report_module().build_sweep_report(folder)
     if args.quiet:
         print(folder)
@@ -151,21 +178,33 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    path = Path(args.scenario) if args.scenario else bundled_scenarios_dir() / DEFAULT_SCENARIO
+    from .loading import ScenarioError, load_scenario
+
+    path = catalog.scenario_path(args.scenario) if args.scenario else catalog.scenarios_dir() / DEFAULT_SCENARIO
     if args.replications is not None:
         return _cmd_replications(args, path)
     if args.fresh:
         raise ScenarioError(["--fresh: expected --replications N with it, got a single run (whose --out must be new or empty)"])
     if args.workers is not None or args.executor != "local" or args.scheduler:
         raise ScenarioError(["--workers/--executor/--scheduler: expected --replications N with them, got a single run"])
+    from .results import OutputExistsError, format_summary, write_run
+    from .runner import run
+
+    _stage(args, f"loading {path}")
     scenario = load_scenario(path, args.overrides)
     if args.seed is not None and args.seed < 0:
         raise ScenarioError([f"--seed {args.seed}: expected a seed >= 0, got {args.seed}"])
     if args.out and Path(args.out).exists() and (not Path(args.out).is_dir() or any(Path(args.out).iterdir())):
         raise OutputExistsError(f"--out {args.out}: expected a new or empty folder, got one that is not empty")
+    _stage(args, f"simulating {scenario.name} from {scenario.start} to {scenario.end}")
     result = run(scenario, seed=args.seed)
-    finish = None if args.no_report else _report_module().build_run_report
-    folder = write_run(result, args.out, args.results, finish=finish)
+    _stage(args, f"writing the tables ({result.manifest['simpy_events']:,} events in {result.manifest['wall_seconds']:.1f} s)")
+
+    def finish(tmp: Path) -> None:
+        _stage(args, "drawing the report (report.html and its charts)")
+        _report_module().build_run_report(tmp)
+
+    folder = write_run(result, args.out, args.results, finish=None if args.no_report else finish)
     if args.quiet:
         print(folder)
     else:
@@ -194,19 +233,25 @@ def _cmd_compare(args) -> int:
 
 def _is_sweep_file(name: str) -> bool:
     """A sweep file names a base scenario and parameters (cheap look at the top-level keys)."""
+    from .loading import peek_yaml
+
     data = peek_yaml(name)  # the loader's own reader: an impossible date must not escape as ValueError
     return isinstance(data, dict) and "scenario" in data and ("parameters" in data or "design" in data)
 
 
 def _cmd_validate(args) -> int:
     """Check scenario files, and sweep files too (with their parameters against the scenario)."""
+    from .loading import ScenarioError, load_scenario
+
     failed = False
     for name in args.files:
         try:
-            if _is_sweep_file(name):
-                _sweep_module().plan_sweep(name, args.overrides)
+            path = catalog.scenario_path(name)
+            path = path if path.exists() else catalog.sweep_path(name)  # a bundled scenario's name, or a sweep's
+            if _is_sweep_file(path):
+                _sweep_module().plan_sweep(path, args.overrides)
             else:
-                load_scenario(name, args.overrides)
+                load_scenario(path, args.overrides)
         except ScenarioError as err:
             failed = True
             for line in err.lines:
@@ -216,20 +261,16 @@ def _cmd_validate(args) -> int:
     return 2 if failed else 0
 
 
-def _cmd_list(_args) -> int:
-    folder = bundled_scenarios_dir()
+def _cmd_list(args) -> int:
+    folder = catalog.sweeps_dir() if args.sweeps else catalog.scenarios_dir()
     files = sorted(folder.glob("*.yaml"))
     if not files:
         print(f"no scenarios in {folder}", file=sys.stderr)
         return 2
     width = max(len(f.stem) for f in files)
     for f in files:
-        data = peek_yaml(f)
-        if isinstance(data, dict):
-            text = str(data.get("description") or "").strip().splitlines()
-        else:
-            text = ["(unreadable YAML: run resim validate)"]
-        print(f"{f.stem:<{width}}  {text[0] if text else ''}")
+        text = catalog.description(f)
+        print(f"{f.stem:<{width}}  {'(unreadable YAML: run resim validate)' if text is None else text}")
     return 0
 
 
@@ -253,20 +294,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # --version answers here
+    if args.command == "list":
+        return _cmd_list(args)  # reads descriptions only: no loader
+    from .loading import ScenarioError
+
     try:
         return COMMANDS[args.command](args)
     except ScenarioError as err:
         for line in err.lines:
             print(line, file=sys.stderr)
         return 2
-    except OutputExistsError as err:
-        print(err, file=sys.stderr)
-        return 2
-    except MassBalanceError as err:
-        print(f"internal error (please report): {err}", file=sys.stderr)
-        return 1
     except Exception as err:
+        results, model = sys.modules.get("simulator.results"), sys.modules.get("simulator.model")  # loaded if raised
+        if results is not None and isinstance(err, results.OutputExistsError):
+            print(err, file=sys.stderr)
+            return 2
+        if model is not None and isinstance(err, model.MassBalanceError):
+            print(f"internal error (please report): {err}", file=sys.stderr)
+            return 1
         report = sys.modules.get("simulator.report")  # a ReportError can only come from a loaded report module
         if report is not None and isinstance(err, report.ReportError):
             print(err, file=sys.stderr)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import interrupts, safe_write
+from .table_dates import to_text
 from .runner import RunResult
 
 __all__ = ["write_run", "run_id", "format_summary", "OutputExistsError"]
@@ -92,7 +93,7 @@ def write_run(result: RunResult, out: str | Path | None = None, results_root: st
     tmp = safe_write.make_temp_dir(target)
     try:
         for name, filename in FILES.items():
-            frame: pd.DataFrame = result.tables[name]
+            frame: pd.DataFrame = to_text(result.tables[name])  # dates as ISO text, '' where missing
             with safe_write.replacing(tmp / filename) as handle:
                 frame.to_csv(handle, index=False, float_format="%.9g", lineterminator="\n")
         _dump(tmp / "summary.json", {**result.summary, "headline": result.headline})
@@ -125,7 +126,7 @@ def format_summary(result: RunResult) -> str:
         "Shortages by demand facility (worst first)",
     ]
     # Worst first: the lines that lost the largest share of their plan lead the table.
-    sh = result.shortages.sort_values("share_lost", ascending=False, kind="stable")
+    sh = to_text(result.shortages).sort_values("share_lost", ascending=False, kind="stable")
     if len(sh):
         table = pd.DataFrame({
             "facility": sh["facility"], "country": sh["country"], "sector": sh["sector"],

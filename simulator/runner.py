@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
-from . import market_metrics, metrics
-from .loading import scenario_hash
+from . import market_metrics, metrics, result_display
+from .loading import load_scenario, scenario_hash
 from .model import Model, fewer_collections
 from .scenario import Scenario
+from .table_dates import to_datetimes
 
 __all__ = ["RunResult", "run", "version"]
 
@@ -28,7 +30,8 @@ def version() -> str:
 
 @dataclass
 class RunResult:
-    """Everything a run produced. Tables are pandas DataFrames (see :mod:`simulator.metrics`)."""
+    """Everything a run produced. Tables are pandas DataFrames (see :mod:`simulator.metrics`);
+    their day columns are datetime64, NaT where there is no such day (:mod:`simulator.table_dates`)."""
 
     scenario: Scenario
     seed: int
@@ -37,6 +40,12 @@ class RunResult:
     headline: dict[str, float] = field(repr=False)
     summary: dict = field(repr=False)
     model: Model | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return result_display.short_repr(self)
+
+    def _repr_html_(self) -> str:  # notebooks: the headline table
+        return result_display.html_repr(self)
 
     @property
     def shortages(self) -> pd.DataFrame:
@@ -82,13 +91,17 @@ def run_info(model: Model) -> metrics.RunInfo:
 HEADLINE_TABLES = ("shortages", "lead_times", "flows_monthly", "licences")
 
 
-def run(scenario: Scenario, seed: int | None = None, keep_model: bool = False, headline_only: bool = False) -> RunResult:
-    """Simulate ``scenario`` once with ``seed`` (default: the scenario's own seed).
+def run(scenario: Scenario | str | Path, seed: int | None = None, keep_model: bool = False,
+        headline_only: bool = False) -> RunResult:
+    """Simulate ``scenario`` (a :class:`Scenario`, a scenario file or a bundled scenario's name
+    such as ``"licensing_2025"``) once with ``seed`` (default: the scenario's own seed).
 
     ``headline_only=True`` computes only the tables the headline metrics need
     (:data:`HEADLINE_TABLES`; ``summary`` is then empty): what a sweep collects from the runs it
     does not keep, for about a quarter less work after the simulation itself.
     """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
     with fewer_collections():  # building and tables allocate as much as the simulation
         return _run(scenario, seed, keep_model, headline_only)
 
@@ -146,5 +159,6 @@ def _run(scenario: Scenario, seed: int | None, keep_model: bool, headline_only: 
         "mass_balance_by_material": model.balance["by_material"],
     }
     summary = {} if headline_only else metrics.summary(tables)
-    return RunResult(scenario, model.seed, manifest, tables, metrics.headline(tables, info), summary,
-                     model if keep_model else None)
+    headline = metrics.headline(tables, info)
+    tables = {name: to_datetimes(table) for name, table in tables.items()}  # NaT where text had ''
+    return RunResult(scenario, model.seed, manifest, tables, headline, summary, model if keep_model else None)

@@ -14,6 +14,7 @@ from simulator import MassBalanceError, Model, parse_scenario, run
 from simulator.components import Depot, FixedQuantity, Lane, Ledger, LicensingOffice, OrderUpTo, Sector
 from simulator.components.licensing import Application
 from simulator.results import write_run
+from simulator.table_dates import to_text
 
 TINY = Path(__file__).parent / "data" / "tiny.yaml"
 OUTAGE = ["units_lost", "stopped_days", "first_stop", "longest_stop_days", "recovered"]
@@ -46,7 +47,10 @@ def world(countries=("DE",), controls=None, timeline=(), warmup_days=30, horizon
 
 
 def go(data: dict, seed: int = 1):
-    return run(parse_scenario(yaml.safe_dump(data, sort_keys=False), "rules.yaml", {}), seed=seed)
+    """A run of ``data``; its tables' days as ISO text ('' where none), as the CSV files hold them."""
+    result = run(parse_scenario(yaml.safe_dump(data, sort_keys=False), "rules.yaml", {}), seed=seed)
+    result.tables = {name: to_text(table) for name, table in result.tables.items()}
+    return result
 
 
 def outage(result, facility: str) -> dict:

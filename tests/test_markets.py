@@ -25,6 +25,7 @@ from simulator.components import Levers, Substitution
 from simulator.loading import ScenarioError
 from simulator.report import build_run_report
 from simulator.results import write_run
+from simulator.table_dates import to_text
 from test_core_rules import world
 
 T0 = 30.0  # simulation time of the start date (the warm-up)
@@ -45,7 +46,10 @@ FORCED = price(normal_cover_days=1000)  # cover 9 against a normal 1000: the ind
 
 
 def go(data: dict, seed: int = 1):
-    return run(parse_scenario(yaml.safe_dump(data, sort_keys=False), "markets.yaml", {}), seed=seed, keep_model=True)
+    """A run of ``data``; its tables' days as ISO text ('' where none), as the CSV files hold them."""
+    result = run(parse_scenario(yaml.safe_dump(data, sort_keys=False), "markets.yaml", {}), seed=seed, keep_model=True)
+    result.tables = {name: to_text(table) for name, table in result.tables.items()}
+    return result
 
 
 def daily(result, table: str, **where):

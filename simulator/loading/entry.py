@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from .. import scenario as schema
+from ..catalog import scenario_path
 from ..scenario import Scenario, problems
 from ..scenario.base import EARLIEST_DATE, LATEST_START, MAX_HORIZON_DAYS
 
@@ -93,6 +95,17 @@ def parse_scenario(
             key, where = _where(tuple(loc), lines, origins, source)
             located.append((key, f"{where}: {_dotted(loc)}: {msg}"))
         raise ScenarioError(_explain_file_name(_sorted_unique(located), source))
+    return _remember(scenario, (text, source, default_name, folder, parse_overrides(overrides)))
+
+
+#: id(scenario) -> (text, source, default_name, base folder, overrides) it was parsed from, so
+#: that Scenario.with_changes re-reads the same text and its messages name the file's lines.
+ORIGINS: dict[int, tuple] = {}
+
+
+def _remember(scenario: Scenario, origin: tuple) -> Scenario:
+    ORIGINS[id(scenario)] = origin
+    weakref.finalize(scenario, ORIGINS.pop, id(scenario), None)
     return scenario
 
 
@@ -162,8 +175,10 @@ def peek_yaml(path: str | Path) -> Any:
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Scenario:
-    """Read and validate a scenario file. ``overrides`` are ``dotted.path=value`` strings."""
-    path = Path(path)
+    """Read and validate a scenario file, or a bundled scenario by name (``"licensing_2025"``,
+    when no such file is in the current folder). ``overrides`` are ``dotted.path=value`` strings
+    (or a mapping of dotted paths to values)."""
+    path = scenario_path(path)
     text = read_text_file(path, "scenario")
     return parse_scenario(text, str(path), overrides, default_name=path.stem, base_dir=path.parent)
 

@@ -56,6 +56,14 @@ class Scenario(Spec):
     def end(self) -> dt.date:
         return self.start + dt.timedelta(days=self.horizon_days)
 
+    def with_changes(self, changes) -> "Scenario":
+        """A new scenario with ``changes`` ({dotted path: value}, e.g. ``{"horizon_days": 200}``)
+        applied and validated exactly as ``resim run --set`` does; raises the same
+        :class:`~simulator.loading.ScenarioError` (``--set horizon_days=-5: horizon_days: ...``)."""
+        from ..loading.changes import change_scenario  # the loader depends on this module, not the reverse
+
+        return change_scenario(self, changes)
+
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo):
         # The loader collects these itself, with line numbers; direct construction raises.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import math
+import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -40,11 +42,12 @@ def _check_folder(plan: Plan, folder: Path, fresh: bool) -> None:
     check_folder(folder, kind_of(plan.design), plan.fingerprint, fresh)
 
 
-def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: bool = True, fresh: bool = False,
+def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: bool | None = None, fresh: bool = False,
             retry_failed: bool = False, batch: int | None = None, parquet: bool | None = None,
             stream=None, keep_runs: int = 0) -> tuple[pd.DataFrame, dict]:
     """Run what is missing from ``folder``; return (this plan's runs, information about the call).
 
+    ``progress``: a bar on stderr (None: only on a terminal).
     ``keep_runs``: also write the full run folders of replications 0..keep_runs-1 under
     ``folder/replications/`` (the workers must see ``folder``: local processes, or a Dask
     cluster on a shared file system).
@@ -92,6 +95,8 @@ def execute(plan: Plan, folder: str | Path, executor: Executor, *, progress: boo
             executor.close(cancel=True)
             store.compact()
             raise SweepInterrupted(folder, info["skipped"] + info["ran"], plan.runs) from None
+        finally:
+            bar.close()
     info["seconds"] = time.perf_counter() - started
     table = _this_plan(store.compact(), plan)
     _check_some_ran(plan, table, info, folder)
@@ -158,52 +163,67 @@ def _results_folder(plan: Plan, results: str | Path, out: str | Path | None, sub
     return Path(results) / plan.name if sub is None else Path(results) / sub
 
 
-def sweep(path: str | Path, *, workers: int | None = None, executor: str | Executor = "local",
+def sweep(path: str | Path, *, scenario: Any = None, workers: int | None = None, executor: str | Executor = "local",
           scheduler: str | None = None, results: str | Path = "results", out: str | Path | None = None,
           overrides: Iterable[str] | Mapping[str, Any] = (), fresh: bool = False, retry_failed: bool = False,
-          progress: bool = False, batch: int | None = None) -> pd.DataFrame:
-    """Run the sweep file ``path``; return one row per run (point id, replication, seed, every
-    swept parameter, every metric, wall seconds, error or None).
+          progress: bool = False, batch: int | None = None, save: bool = True) -> pd.DataFrame:
+    """Run the sweep file ``path`` (or a bundled sweep's name); return one row per run (point id,
+    replication, seed, every swept parameter, every metric, wall seconds, error or None).
 
-    Results are written (and resumed from) ``results/<sweep-name>/`` or ``out``; the per-point
-    summary (:func:`summarise` of the table) and, for Sobol' designs, the indices are there too
-    (``summary.csv``, ``sensitivity.csv``). ``table.attrs`` holds the folder, the parameter and
+    ``scenario`` (a :class:`~simulator.Scenario`, a file or a bundled name) replaces the base
+    scenario the sweep file names. Results are written (and resumed from)
+    ``results/<sweep-name>/`` or ``out``; the per-point summary (:func:`summarise` of the table)
+    and, for Sobol' designs, the indices are there too (``summary.csv``, ``sensitivity.csv``).
+    ``save=False`` leaves no files: the runs go through a temporary folder, removed before
+    returning. ``table.attrs`` holds the folder (None without ``save``), the parameter and
     metric column names and counts of this call (``info``).
     ``executor``: "local" (processes; ``workers`` default all cores), "dask" (a local cluster,
     or ``scheduler="tcp://host:8786"``) or an :class:`Executor`.
     Raises :class:`SweepFailed` if every run was lost (a worker died) or raised."""
-    plan = plan_sweep(path, overrides)
-    folder = _results_folder(plan, results, out)
-    own = not isinstance(executor, Executor)
-    ex = make_executor(executor, workers, scheduler)
-    try:
-        runs, info = execute(plan, folder, ex, progress=progress, fresh=fresh, retry_failed=retry_failed, batch=batch)
-    finally:
-        if own:
-            ex.close()
-    summary, sens, _ = _finish(plan, runs, info, folder)
-    runs.attrs.update(folder=str(folder), info={k: v for k, v in info.items() if k != "folder"})
+    plan = plan_sweep(path, overrides, scenario)
+    with _folder(plan.name, save, _results_folder(plan, results, out)) as folder:
+        own = not isinstance(executor, Executor)
+        ex = make_executor(executor, workers, scheduler)
+        try:
+            runs, info = execute(plan, folder, ex, progress=progress, fresh=fresh, retry_failed=retry_failed, batch=batch)
+        finally:
+            if own:
+                ex.close()
+        _finish(plan, runs, info, folder)
+    runs.attrs.update(folder=str(folder) if save else None, info={k: v for k, v in info.items() if k != "folder"})
     return runs
 
 
-def replicate(scenario: str | Path, replications: int, *, seed: int | None = None,
+@contextlib.contextmanager
+def _folder(name: str, save: bool, folder: Path) -> Iterator[Path]:
+    """``folder``, or with ``save=False`` a temporary folder removed afterwards."""
+    if save:
+        yield folder
+        return
+    with tempfile.TemporaryDirectory(prefix="resim-") as tmp:
+        yield Path(tmp) / name
+
+
+def replicate(scenario: Any, replications: int, *, seed: int | None = None,
               overrides: Iterable[str] | Mapping[str, Any] = (), workers: int | None = None,
               executor: str | Executor = "local", scheduler: str | None = None, results: str | Path = "results",
-              out: str | Path | None = None, progress: bool = False, fresh: bool = False) -> pd.DataFrame:
-    """``replications`` runs of a scenario with child seeds of ``seed``; one row per run
-    (resumed from its folder; ``fresh``: earlier results there discarded).
+              out: str | Path | None = None, progress: bool = False, fresh: bool = False,
+              save: bool = True) -> pd.DataFrame:
+    """``replications`` runs of a scenario (a :class:`~simulator.Scenario`, a file or a bundled
+    name) with child seeds of ``seed``; one row per run (resumed from its folder; ``fresh``:
+    earlier results there discarded; ``save=False``: no files left, as for :func:`sweep`).
     Raises :class:`SweepFailed` if every run was lost (a worker died) or raised."""
     plan = plan_replications(scenario, replications, seed, overrides)
-    folder = _replications_folder(plan, results, out)
-    own = not isinstance(executor, Executor)
-    ex = make_executor(executor, workers, scheduler)
-    try:
-        runs, info = execute(plan, folder, ex, progress=progress, fresh=fresh)
-    finally:
-        if own:
-            ex.close()
-    _finish(plan, runs, info, folder)
-    runs.attrs.update(folder=str(folder))
+    with _folder(plan.name, save, _replications_folder(plan, results, out)) as folder:
+        own = not isinstance(executor, Executor)
+        ex = make_executor(executor, workers, scheduler)
+        try:
+            runs, info = execute(plan, folder, ex, progress=progress, fresh=fresh)
+        finally:
+            if own:
+                ex.close()
+        _finish(plan, runs, info, folder)
+    runs.attrs.update(folder=str(folder) if save else None)
     return runs
 
 

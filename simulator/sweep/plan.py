@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 
 from ..loading import (
-    ScenarioError, _read_yaml, load_scenario, parse_overrides, parse_scenario, read_text_file, scenario_hash,
+    ScenarioError, _read_yaml, parse_overrides, parse_scenario, read_text_file, scenario_hash,
 )
+from ..catalog import scenario_path
 from ..rng import replication_seeds
+from ..scenario import Scenario
 from .design import _from_unit, _grid_values, design_points
 from .errors import KEY_COLUMNS, TAIL_COLUMNS, SweepError
 from .spec import MAX_RUNS, Grid, LatinHypercube, Range, Sobol, _line, load_sweep
@@ -175,12 +177,17 @@ def _distinct(values: Sequence[Any]) -> list[Any]:
     return list({(type(v), v): v for v in values}.values())
 
 
-def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Plan:
-    """Validate a sweep file against its scenario and lay out its points and runs."""
+def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = (), scenario: Any = None) -> Plan:
+    """Validate a sweep file (or a bundled sweep's name) against its scenario and lay out its
+    points and runs; ``scenario`` (a :class:`Scenario`, file or bundled name) replaces the base
+    scenario the file names."""
     loaded = load_sweep(path)
     spec, source, lines = loaded.spec, loaded.source, loaded.lines
-    text = read_text_file(loaded.scenario_path, "scenario", SweepError)  # a regular UTF-8 file, at most 10 MiB
-    scen_source = str(loaded.scenario_path)
+    if scenario is None:
+        text = read_text_file(loaded.scenario_path, "scenario", SweepError)  # a regular UTF-8 file, at most 10 MiB
+        scen_source = str(loaded.scenario_path)
+    else:
+        text, scen_source = _base_text(scenario)
     fixed = dict(spec.set)
     fixed.update({k: v for k, v, _ in parse_overrides(overrides)})
     problems: list[str] = []
@@ -269,9 +276,10 @@ def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = 
 
 def plan_replications(scenario: str | Path, replications: int, seed: int | None = None,
                       overrides: Iterable[str] | Mapping[str, Any] = (), metrics: Sequence[str] = ("*",)) -> Plan:
-    """Replications of one scenario: a sweep with one point and every headline metric."""
-    path = Path(scenario)
-    base = load_scenario(path, overrides)
+    """Replications of one scenario (a :class:`Scenario`, a file or a bundled name): a sweep with
+    one point and every headline metric."""
+    text, source = _base_text(scenario)
+    base = parse_scenario(text, source, overrides, default_name=Path(source).stem, base_dir=Path(source).parent)
     if not 1 <= replications <= MAX_RUNS:
         raise SweepError([f"--replications {replications}: expected a number of replications from 1 to {MAX_RUNS:,}, "
                           f"got {replications}"])
@@ -285,6 +293,17 @@ def plan_replications(scenario: str | Path, replications: int, seed: int | None 
     sha = scenario_hash(base)
     fingerprint = _fingerprint({"scenario_sha256": sha, "fixed": fixed, "parameters": {}, "design": {"type": "grid"},
                                 "seed": seed, "crn": True, "metrics": list(metrics)})
-    return Plan(f"{base.name}-replications", read_text_file(path, "scenario"), str(path), fixed, [], [{}],
+    return Plan(f"{base.name}-replications", text, source, fixed, [], [{}],
                 replications, seed, True, list(metrics), {"type": "replications"}, fingerprint, None,
-                {"scenario_file": str(path), "scenario": base.name, "scenario_sha256": sha})
+                {"scenario_file": source, "scenario": base.name, "scenario_sha256": sha})
+
+
+def _base_text(scenario: Any) -> tuple[str, str]:
+    """(YAML text, source name) of a base scenario: a file, a bundled name or a :class:`Scenario`
+    (as YAML text that loads back to the same scenario, :func:`scenario_text`)."""
+    if isinstance(scenario, Scenario):
+        from ..loading.changes import scenario_source, scenario_text
+
+        return scenario_text(scenario), scenario_source(scenario)
+    path = scenario_path(scenario)
+    return read_text_file(path, "scenario"), str(path)

@@ -1,52 +1,41 @@
-"""Progress of a sweep: one line on stderr."""
+"""Progress of a sweep or of replications: a tqdm bar on stderr.
+
+Shown on a terminal; elsewhere (a pipe, a log file, the tests) only when asked
+(``enabled=True``), so outputs stay clean."""
 
 from __future__ import annotations
 
-import math
 import sys
-import time
+
+from tqdm import tqdm
+
+
+def wanted(enabled: bool | None, stream=None) -> bool:
+    """``enabled`` if given, else whether ``stream`` (default stderr) is a terminal."""
+    if enabled is not None:
+        return bool(enabled)
+    stream = stream or sys.stderr
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 class Progress:
-    """One stderr line: runs done, failed, and time left (a bar on a terminal)."""
+    """Runs done (of ``total``, ``skipped`` of them done before this call) and failed."""
 
-    def __init__(self, total: int, skipped: int, enabled: bool = True, stream=None, label: str = "runs"):
-        self.total, self.skipped, self.enabled = total, skipped, enabled
+    def __init__(self, total: int, skipped: int, enabled: bool | None = None, stream=None, label: str = "runs"):
         self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.started = time.monotonic()
-        self.done = self.failed = 0
-        self._last = 0.0
-        self.label = label
+        self.failed = 0
+        on = wanted(enabled, self.stream)
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        # Off a terminal (asked for): a plain line every 10 s instead of a redrawn bar.
+        self.bar = tqdm(total=total, initial=skipped, desc=label, unit="run", file=self.stream, disable=not on,
+                        dynamic_ncols=tty, mininterval=0.2 if tty else 10.0, postfix={"failed": 0},
+                        bar_format=None if tty else "{desc}: {n}/{total}{postfix} [{elapsed} elapsed, {remaining} left]\n")
 
     def update(self, done: int, failed: int) -> None:
-        self.done += done
         self.failed += failed
-        now = time.monotonic()
-        finished = self.skipped + self.done >= self.total
-        if not self.enabled or (not finished and now - self._last < (0.2 if self.tty else 10.0)):
-            return
-        self._last = now
-        if self.tty:
-            self.stream.write("\r\033[K" + self.line() + ("\n" if finished else ""))
-        else:
-            self.stream.write(self.line() + "\n")
-        self.stream.flush()
+        if failed:
+            self.bar.set_postfix(failed=self.failed, refresh=False)
+        self.bar.update(done)  # runs that came back (failed ones too); lost runs only count as failed
 
-    def line(self) -> str:
-        todo = self.total - self.skipped
-        elapsed = time.monotonic() - self.started
-        left = elapsed / self.done * (todo - self.done) if self.done else math.nan
-        frac = (self.skipped + self.done) / self.total if self.total else 1.0
-        bar = "#" * int(frac * 24) + "." * (24 - int(frac * 24))
-        eta = "?" if math.isnan(left) else _clock(left)
-        skipped = f", {self.skipped} already done" if self.skipped else ""
-        return (f"[{bar}] {self.skipped + self.done}/{self.total} {self.label}{skipped}, {self.failed} failed, "
-                f"{_clock(elapsed)} elapsed, {eta} left")
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    def close(self) -> None:
+        self.bar.close()

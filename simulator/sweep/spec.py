@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, model_validator,
 )
 
+from .. import catalog
 from ..loading import ScenarioError, _data_path, _dotted, _read_yaml, _where, describe_error, read_text_file
 from .errors import SweepError
 
@@ -166,8 +167,9 @@ def _point_count(spec: SweepSpec) -> int:
 
 
 def load_sweep(path: str | Path) -> LoadedSweep:
-    """Read and validate a sweep file (not yet its parameters against the scenario)."""
-    path = Path(path)
+    """Read and validate a sweep file, or a bundled sweep by name (not yet its parameters
+    against the scenario)."""
+    path = catalog.sweep_path(path)
     source = str(path)
     text = read_text_file(path, "sweep", SweepError)
     if not text.strip():
@@ -200,7 +202,7 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     if runs > MAX_RUNS:
         raise SweepError([f"{_line(('design',) if 'design' in data else ('parameters',), lines, source)}: sweep: expected "
                           f"at most {MAX_RUNS:,} runs (points x replications), got {runs:,}"])
-    candidates = [path.parent / spec.scenario, Path(spec.scenario)]
+    candidates = [path.parent / spec.scenario, Path(spec.scenario), catalog.scenario_path(spec.scenario)]  # or a bundled name
     scenario_path = next((c for c in candidates if c.is_file()), None)
     if scenario_path is None:
         tried = " or ".join(dict.fromkeys(str(c) for c in candidates))
