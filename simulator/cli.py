@@ -19,6 +19,7 @@ from .loading import ScenarioError, load_scenario, peek_yaml
 from .model import MassBalanceError
 from .results import OutputExistsError, format_summary, write_run
 from .runner import run, version
+from .scenario import expansion_lines
 
 __all__ = ["main", "bundled_scenarios_dir"]
 
@@ -202,17 +203,21 @@ def _cmd_validate(args) -> int:
     """Check scenario files, and sweep files too (with their parameters against the scenario)."""
     failed = False
     for name in args.files:
+        scenario = None
         try:
             if _is_sweep_file(name):
                 _sweep_module().plan_sweep(name, args.overrides)
             else:
-                load_scenario(name, args.overrides)
+                scenario = load_scenario(name, args.overrides)
         except ScenarioError as err:
             failed = True
             for line in err.lines:
                 print(line, file=sys.stderr)
         else:
             print(f"{name}: ok")
+            if scenario is not None:  # what selectors choose and relative changes come to
+                for line in expansion_lines(scenario):
+                    print(line)
     return 2 if failed else 0
 
 
