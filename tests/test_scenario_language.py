@@ -35,7 +35,7 @@ def world(timeline=(), controls=None) -> dict:
              "jp_ev": line("JP")}
     mine = {"type": "mine", "material": "mag", "capacity_t_per_year": 36500, "batch_days": 1, "initial_stock_t": 100}
     return {
-        "name": "selectors", "start": "2025-01-01", "horizon_days": 60, "warmup_days": 20,
+        "name": "selectors", "start": dt.date(2025, 1, 1), "horizon_days": 60, "warmup_days": 20,
         "materials": {"mag": {"elements": {"Nd": 0.3, "Dy": 0.02}}},
         "facilities": {"cn_mine": {**mine, "country": "CN"}, "jp_mine": {**mine, "country": "JP"}, **lines},
         "lanes": [{"supplier": "jp_mine" if name == "jp_ev" else "cn_mine", "buyer": name, "material": "mag",
@@ -307,3 +307,28 @@ def test_validate_shows_what_selectors_choose_and_relative_changes_come_to(tmp_p
         "    policy.target_days +5 -> de_ev 25, de_wind 25, us_ev 25",
         "  timeline[1] (set on 2025-01-11) capacity_t_per_year *0.9 -> cn_mine 32850",
     ]
+
+
+def test_an_ease_gives_the_buyers_a_selector_chooses_their_own_approval_chance(tmp_path, capsys):
+    """On 5 January the German lines (de_ev, de_wind) get approval 0.2 as end users; on 6
+    January de_ev's rises by 0.1 to 0.3, and the office's default stays 0.5. A selector that
+    chooses no buyer, and any other parameter beside buyers, are input errors."""
+    controls = {"lic": {"instrument": "licensing", "exporter": "CN", "materials": ["mag"], "reviewers": 5,
+                        "review_days": 3, "approval_probability": 0.5}}
+    timeline = [
+        {"date": "2025-01-06", "action": "ease", "control": "lic", "buyers": ["de_ev"], "set": {"approval_by_buyer": "+0.1"}},
+        {"date": "2025-01-05", "action": "ease", "control": "lic", "buyers": {"country": "DE"}, "set": {"approval_by_buyer": 0.2}},
+    ]
+    scenario = parse(world(timeline, controls))
+    assert [ev.set for ev in expand(scenario).events] == [{"approval_by_buyer": {"de_ev": 0.3, "de_wind": 0.2}},
+                                                          {"approval_by_buyer": {"de_ev": 0.2, "de_wind": 0.2}}]
+    model = Model(scenario, seed=1)
+    model.run()
+    office = model.controls["lic"].office
+    assert (office.approval_by_buyer, office.approval_probability) == ({"de_ev": 0.3, "de_wind": 0.2}, 0.5)
+    timeline[1]["buyers"] = {"country": "FR"}
+    timeline[0]["set"]["reviewers"] = 3
+    lines = _problems(world(timeline, controls), tmp_path, capsys)
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "timeline[0]: expected only set: {approval_by_buyer: ...} with buyers, got reviewers",
+        "timeline[1].buyers: expected a selector that matches at least one facility, got none matching country FR"]

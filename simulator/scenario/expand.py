@@ -51,7 +51,7 @@ def needs_expansion(event: Any) -> bool:
     if isinstance(event, SetParameter):
         return event.path is None or is_relative(event.value)
     if isinstance(event, Ease):
-        return any("." in key or is_relative(value) for key, value in event.set.items())
+        return event.buyers is not None or any("." in key or is_relative(value) for key, value in event.set.items())
     return False
 
 
@@ -133,7 +133,7 @@ def expand(scenario) -> Expansion:
         if isinstance(ev, SetParameter):
             made = _expand_set(i, ev, scenario, facilities, out, apply_change)
         elif isinstance(ev, Ease) and ev.control in controls:
-            made = _expand_ease(i, ev, controls, out, apply_change)
+            made = _expand_ease(i, ev, scenario, controls, out, apply_change)
         if made is not None:
             out.concrete[i] = made
     for i, ev in enumerate(timeline):
@@ -201,10 +201,17 @@ def _expand_set(i: int, ev: SetParameter, scenario, current: dict, out: Expansio
     return made
 
 
-def _expand_ease(i: int, ev: Ease, current: dict, out: Expansion, apply_change) -> list | None:
+def _expand_ease(i: int, ev: Ease, scenario, current: dict, out: Expansion, apply_change) -> list | None:
     spec = current[ev.control]
     allowed = RUNTIME_SETTABLE[spec.instrument]
     keys = [(key, *_split(key), value) for key, value in ev.set.items()]
+    if ev.buyers is not None:  # approval_by_buyer.<name> for every buyer chosen
+        names = out.chosen[i] = select(ev.buyers, scenario)
+        if not names:
+            out.problems.append((("timeline", i, "buyers"), f"expected a selector that matches at least one "
+                                 f"facility, got none matching {ev.buyers.describe()}"))
+            return []
+        keys = [(key, f, (name,), value) for key, f, _k, value in keys for name in names]
     if any(f not in allowed for _key, f, _k, _v in keys):
         return None  # reported by problems()
     for key, f, inner, value in keys:
@@ -259,8 +266,8 @@ def expansion_lines(scenario) -> list[str]:
     for i in sorted(expansion.concrete):
         ev, made = scenario.timeline[i], expansion.concrete[i]
         head = f"  timeline[{i}] ({ev.action} on {ev.date})"
-        if isinstance(ev, SetParameter) and ev.path is None:
-            names = expansion.chosen.get(i, [])
+        if i in expansion.chosen:
+            names = expansion.chosen[i]
             out.append(f"{head} selects {len(names)} {'facility' if len(names) == 1 else 'facilities'}: {', '.join(names)}")
             head = "   "
         changes = ev.set if isinstance(ev, Ease) or ev.path is None else {ev.path.split(".")[2]: ev.value}
@@ -268,7 +275,9 @@ def expansion_lines(scenario) -> list[str]:
             if not is_relative(raw):
                 continue
             field_name, keys = _split(key)
-            if isinstance(ev, Ease):
+            if isinstance(ev, Ease) and ev.buyers is not None:
+                values = [f"{name} {m.set[field_name][name]}" for m in made for name in expansion.chosen[i]]
+            elif isinstance(ev, Ease):
                 values = [str(_inside(m.set.get(field_name), keys) if keys else m.set.get(field_name)) for m in made]
             else:
                 values = [f"{m.path.split('.')[1]} {_inside(m.value, keys) if keys else m.value}"

@@ -61,6 +61,16 @@ class Ease(_Event):
     """The control (a name under `controls`)."""
     set: dict[str, Any] = Field(min_length=1)
     """New values of control fields by name, e.g. {approval_probability: 0.6}; a dotted key reaches inside one (approval_by_destination.US), a number's change as text ("+0.05", "*2")."""
+    buyers: Annotated[Selector, BeforeValidator(_names_mean_list, json_schema_input_type=Union[Selector, list[FacilityRef]])] | None = Field(
+        default=None, exclude_if=lambda value: value is None)
+    """The buying facilities (end users) whose own approval chance `set: {approval_by_buyer: ...}` gives: a list of names or a selector."""
+
+    @model_validator(mode="after")
+    def _buyers_with_their_chance(self):
+        if self.buyers is not None and set(self.set) != {"approval_by_buyer"}:
+            others = ", ".join(k for k in self.set if k != "approval_by_buyer") or "nothing"
+            raise ValueError(f"expected only set: {{approval_by_buyer: ...}} with buyers, got {others}")
+        return self
 
 
 class Release(_Event):
