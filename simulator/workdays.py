@@ -9,6 +9,7 @@ days in year-long blocks as reviews reach them, and finds the n-th working day b
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from bisect import bisect_left
 from functools import lru_cache
 
@@ -41,9 +42,16 @@ class HolidayCalendar:
         self._weekmask = "".join("0" if d in weekend else "1" for d in range(7))
         self.days: list[int] = []  # working days, ascending
         self._next = first_day      # first day number not yet listed
+        self._lock = threading.Lock()  # a calendar is shared (calendar_for), also by threads
 
-    def _extend(self) -> None:
-        """List the working days of the next year-long block."""
+    def _extend(self, size: int) -> None:
+        """List the working days of the next year-long block, unless another thread listed it
+        while this one waited (the list then has more than ``size`` days)."""
+        with self._lock:
+            if len(self.days) == size:
+                self._extend_unlocked()
+
+    def _extend_unlocked(self) -> None:
         start = self.reference + dt.timedelta(days=self._next)
         end = start + dt.timedelta(days=366)
         calendar = holiday_calendar(self.country, range(start.year, end.year + 1))
@@ -60,10 +68,10 @@ class HolidayCalendar:
         """The n-th working day counting the first working day on or after ``day`` as the
         0-th (``numpy.busday_offset(day, n, roll="forward")`` with this calendar)."""
         while not self.days or self.days[-1] < day:
-            self._extend()
+            self._extend(len(self.days))
         index = bisect_left(self.days, day) + n
         while index >= len(self.days):
-            self._extend()
+            self._extend(len(self.days))
         return self.days[index]
 
 
