@@ -242,22 +242,27 @@ def _is_sweep_file(name: str) -> bool:
 def _cmd_validate(args) -> int:
     """Check scenario files, and sweep files too (with their parameters against the scenario)."""
     from .loading import ScenarioError, load_scenario
+    from .scenario import expansion_lines
 
     failed = False
     for name in args.files:
+        scenario = None
         try:
             path = catalog.scenario_path(name)
             path = path if path.exists() else catalog.sweep_path(name)  # a bundled scenario's name, or a sweep's
             if _is_sweep_file(path):
                 _sweep_module().plan_sweep(path, args.overrides)
             else:
-                load_scenario(path, args.overrides)
+                scenario = load_scenario(path, args.overrides)
         except ScenarioError as err:
             failed = True
             for line in err.lines:
                 print(line, file=sys.stderr)
         else:
             print(f"{name}: ok")
+            if scenario is not None:  # what selectors choose and relative changes come to
+                for line in expansion_lines(scenario):
+                    print(line)
     return 2 if failed else 0
 
 

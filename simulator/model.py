@@ -70,7 +70,8 @@ class Model:
         # each input per unit or per tonne of output), for the conversion checks at the end.
         self.conversions: dict[str, list[tuple[int, dict]]] = {
             name: [(0, self._conversion(fac))] for name, fac in self.facilities.items() if isinstance(fac, (c.Plant, c.Sector))}
-        for event in scenario.timeline:
+        self.timeline = sp.expanded_timeline(scenario)  # selectors and relative values resolved
+        for event in self.timeline:
             self._schedule(event)
         self._schedule_adaptation()
         self._pairs = self._inventory_pairs()
@@ -105,13 +106,26 @@ class Model:
             return None
         return BlockSampler(dist.draw, self.streams.generator(*names))
 
-    def _working_days(self, sampler) -> callable:
-        """Review durations given in working days (Monday to Friday), turned into calendar
-        days from today: ``whole`` working days on from the first working day not before
-        today (numpy's ``busday_offset(today, whole, roll="forward")``), less the unused part
-        of the last day. Working days are listed once, as day numbers from the start date, and
-        looked up by bisection."""
+    def _working_days(self, sampler, holidays: str | None = None) -> callable:
+        """Review durations given in working days (Monday to Friday, or a country's calendar
+        with its public holidays: ``holidays``), turned into calendar days from today:
+        ``whole`` working days on from the first working day not before today (numpy's
+        ``busday_offset(today, whole, roll="forward")``), less the unused part of the last
+        day. Working days are listed once, as day numbers from the start date, and looked up
+        by bisection."""
         env, t_start = self.env, self.t_start
+        if holidays is not None:  # simulator.workdays: the country's calendar, listed as needed
+            from .workdays import calendar_for
+
+            calendar = calendar_for(holidays, self.scenario.start, -math.ceil(t_start) - 7)
+
+            def draw_on_calendar() -> float:
+                working = sampler()
+                whole = math.ceil(working)
+                day = math.floor(env.now - t_start)
+                return calendar.nth_after(day, whole) - day - (whole - working)
+
+            return draw_on_calendar
         first_weekday = self.scenario.start.weekday()
         workdays: list[int] = []  # day numbers (start date = 0) that are working days, ascending
 
@@ -267,7 +281,7 @@ class Model:
     def _review_sampler(self, name: str, spec: sp.Licensing, dist=None, stream: str = "review"):
         """Review times of ``dist`` (default: the control's review time), in the control's units."""
         if spec.review_working_days is not None:
-            return self._working_days(self.sampler(dist or spec.review_working_days, name, stream))
+            return self._working_days(self.sampler(dist or spec.review_working_days, name, stream), spec.holidays)
         return self.sampler(dist or spec.review_days, name, stream)
 
     def _period_end(self, period: str):
@@ -356,9 +370,9 @@ class Model:
         no extra events). An announcement dated before the start is heard in the warm-up, or at
         time 0 if it precedes that too."""
         specs = self.scenario.facilities.values()
-        set_later = {ev.path.rsplit(".", 1)[1] for ev in self.scenario.timeline if isinstance(ev, sp.SetParameter)}
+        set_later = {ev.path.rsplit(".", 1)[1] for ev in self.timeline if isinstance(ev, sp.SetParameter)}
         if "prebuy_on_announcement" in set_later or any(getattr(s, "prebuy_on_announcement", None) for s in specs):
-            for event in self.scenario.timeline:
+            for event in self.timeline:
                 if isinstance(event, sp.Impose) and event.announced is not None:
                     delay = max(0.0, self.time_of(event.announced) - self.env.now)
                     self.env.timeout(delay).callbacks.append(lambda _e, event=event: self._announce(event))

@@ -20,7 +20,7 @@ from ..scenario.base import EARLIEST_DATE, LATEST_START, MAX_HORIZON_DAYS
 
 from .messages import ScenarioError, _OVERRIDE, _dotted, _kind_of
 from .reader import _Unreadable, _read_file, _read_yaml
-from .overrides import _apply_override, parse_overrides
+from .overrides import _apply_override, overwritten_overrides, parse_overrides
 from .extends import _read_document
 from .describe import _schema_lines, _sorted_unique, _where
 
@@ -70,7 +70,8 @@ def parse_scenario(
     if default_name and "name" not in data:
         data["name"] = default_name
         origins[("name",)] = _FILE_NAME_LABEL
-    for path, value, shown in parse_overrides(overrides):
+    parsed = parse_overrides(overrides)
+    for path, value, shown in parsed:
         _apply_override(data, path, value, shown, origins, lines)
     context = _context(data)
     changed = [origins[k] for k in (("start",), ("horizon_days",)) if origins.get(k, "").startswith(_OVERRIDE + " ")]
@@ -95,7 +96,11 @@ def parse_scenario(
             key, where = _where(tuple(loc), lines, origins, source)
             located.append((key, f"{where}: {_dotted(loc)}: {msg}"))
         raise ScenarioError(_explain_file_name(_sorted_unique(located), source))
-    return _remember(scenario, (text, source, default_name, folder, parse_overrides(overrides)))
+    if parsed:
+        clashes = overwritten_overrides(scenario, parsed, lambda loc: _where(loc, lines, origins, source)[1])
+        if clashes:
+            raise ScenarioError(clashes)
+    return _remember(scenario, (text, source, default_name, folder, parsed))
 
 
 #: id(scenario) -> (text, source, default_name, base folder, overrides) it was parsed from, so

@@ -53,6 +53,10 @@ def _apply_override(data: dict, path: str, value: Any, shown: str, origins: dict
     node: Any = data
     created = []  # mappings the override brings into being: their problems are the override's
     for depth, part in enumerate(parts):
+        if isinstance(node, dict) and depth < len(parts) - 1 and ".".join(parts[depth:]) in node:
+            # A dotted key of the file (a timeline change's `policy.target_days`) is one name.
+            parts[depth:] = [".".join(parts[depth:])]
+            part = parts[depth]
         last = depth == len(parts) - 1
         if isinstance(node, list):
             # An item is addressed by its index, or by its `id` (timeline events may have one).
@@ -84,3 +88,29 @@ def _apply_override(data: dict, path: str, value: Any, shown: str, origins: dict
         origins.setdefault(prefix, shown)
 
 
+
+
+def overwritten_overrides(scenario, parsed: list[tuple[str, Any, str]], where) -> list[str]:
+    """One line per override that the scenario's own timeline sets again (to a value of its
+    own: a relative change carries the override through, and a value another override gave
+    is the user's), naming both places; ``where(loc)`` gives an event's ``file:LINE`` (or the
+    override that set it). Such an override would not hold for the whole run, so a
+    sweep over it could not show what it claims."""
+    from ..scenario import expand, overwriting_events
+
+    expansion = None
+    out = []
+    for path, _value, shown in parsed:
+        if not path.startswith(("facilities.", "controls.")):
+            continue
+        expansion = expansion or expand(scenario)
+        for loc in overwriting_events(expansion, path):
+            i, place = loc[1], where(loc)
+            if place.startswith(_OVERRIDE + " "):
+                continue  # the timeline's value is an override too: the user set both
+            event = scenario.timeline[i]
+            out.append(f"{shown}: {path}: expected a parameter the scenario's timeline does not set again, got one "
+                       f"that timeline[{i}] ({event.action} on {event.date}, {place}) sets to a "
+                       f"value of its own; write that change relative to the value in force (\"+5\", \"*1.2\") "
+                       f"or change another parameter")
+    return out

@@ -37,6 +37,10 @@ from .markets import (  # noqa: F401 - the schema's names, re-exported
     MARKETS, DemandDestruction, Hoarding, Markets, MaterialMarket, NewSupply, Response, StockpileTrigger,
     Substitution, market_of, markets_problems, responders,
 )
+from .selectors import Selector, changed_by, is_relative, select  # noqa: F401 - re-exported
+from .expand import (  # noqa: F401 - re-exported
+    Expansion, Write, expand, expanded_timeline, expansion_lines, overwriting_events,
+)
 from .world import (  # noqa: F401 - the schema's names, re-exported
     Scenario, _changed, _inputs, _revalidate, apply_change, destination_in_scope, material_in_scope,
     problems, supplies,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from .base import MAX_TONNES, Count, Country, Element, FacilityRef, MaterialRef, NoBool, Probability, Spec, Tonnes
 from .distributions import Distribution
@@ -56,6 +56,13 @@ class _Control(Spec):
         return self
 
 
+def _known_calendar(country: str) -> str:
+    from ..workdays import holiday_calendar  # the optional holidays package, only when asked for
+
+    holiday_calendar(country)
+    return country
+
+
 class Licensing(_Control):
     """Every in-scope shipment needs a licence from the exporter's office (c reviewers, FCFS)."""
 
@@ -86,11 +93,18 @@ class Licensing(_Control):
     consignment_t: Annotated[float, Field(ge=0.01, le=MAX_TONNES, allow_inf_nan=False), NoBool] | None = None
     """Tonnes one real application covers: a shipment is round(tonnes / this), at least 1, applications, each decided on its own; reviewers then count real applications (default: one per shipment)."""
 
+    holidays: Annotated[Country, AfterValidator(_known_calendar)] | None = Field(
+        default=None, exclude_if=lambda value: value is None)  # absent: the scenario's hash is as before
+    """Country whose public holidays are not working days in `review_working_days` (e.g. CN: China's, with its make-up working weekends; from the holidays package). Default: Monday to Friday."""
+
     @model_validator(mode="after")
     def _one_review_time(self):
         if (self.review_days is None) == (self.review_working_days is None):
             given = "neither" if self.review_days is None else "both"
             raise ValueError(f"expected exactly one of review_days or review_working_days, got {given}")
+        if self.holidays is not None and self.review_working_days is None:
+            raise ValueError(f"expected review_working_days with a holiday calendar (holidays: {self.holidays}), "
+                             "got review_days, in calendar days")
         return self
 
 

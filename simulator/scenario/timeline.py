@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, model_validator
 
 from .base import (
     ControlRef, Country, Date, DateInHorizon, FacilityRef, Identifier, MaterialRef, Probability,
     Spec, Tonnes,
 )
+from .selectors import Selector
+
+
+def _names_mean_list(value: Any) -> Any:
+    """``facilities: [a, b]`` is short for ``facilities: {names: [a, b]}``."""
+    return {"names": value} if isinstance(value, list) else value
 
 
 class _Event(Spec):
@@ -54,7 +60,17 @@ class Ease(_Event):
     control: ControlRef
     """The control (a name under `controls`)."""
     set: dict[str, Any] = Field(min_length=1)
-    """New values of control fields by name, e.g. {approval_probability: 0.6}."""
+    """New values of control fields by name, e.g. {approval_probability: 0.6}; a dotted key reaches inside one (approval_by_destination.US), a number's change as text ("+0.05", "*2")."""
+    buyers: Annotated[Selector, BeforeValidator(_names_mean_list, json_schema_input_type=Union[Selector, list[FacilityRef]])] | None = Field(
+        default=None, exclude_if=lambda value: value is None)
+    """The buying facilities (end users) whose own approval chance `set: {approval_by_buyer: ...}` gives: a list of names or a selector."""
+
+    @model_validator(mode="after")
+    def _buyers_with_their_chance(self):
+        if self.buyers is not None and set(self.set) != {"approval_by_buyer"}:
+            others = ", ".join(k for k in self.set if k != "approval_by_buyer") or "nothing"
+            raise ValueError(f"expected only set: {{approval_by_buyer: ...}} with buyers, got {others}")
+        return self
 
 
 class Release(_Event):
@@ -121,14 +137,35 @@ class Lift(_Event):
 
 
 class SetParameter(_Event):
-    """Change a facility parameter: a mine outage, new capacity, a smaller bill of materials."""
+    """Change facility parameters: a mine outage, new capacity, a smaller bill of materials, a
+    buyer's cover. Either one parameter (`path`, `value`) or, for every facility a selector
+    matches, several (`facilities`, `set`); a value may be relative ("+5", "-2", "*1.2")."""
 
     action: Literal["set"]
     """Event kind: set."""
-    path: str = Field(pattern=r"^facilities\.[A-Za-z][A-Za-z0-9_\-]*\.[a-z_]+$")
-    """The parameter to change, as facilities.<facility>.<parameter>."""
-    value: Any
-    """The new value, written as in the facility (a number, a mapping, a distribution, ...)."""
+    path: str | None = Field(default=None, pattern=r"^facilities\.[A-Za-z][A-Za-z0-9_\-]*\.[a-z_]+$",
+                             exclude_if=lambda value: value is None)
+    """The parameter to change, as facilities.<facility>.<parameter> (with `value`)."""
+    value: Any = None
+    """The new value, written as in the facility (a number, a mapping, a distribution, ...), or a change of a number ("+5", "-2", "*1.2")."""
+    facilities: Annotated[Selector, BeforeValidator(_names_mean_list, json_schema_input_type=Union[Selector, list[FacilityRef]])] | None = Field(
+        default=None, exclude_if=lambda value: value is None)
+    """The facilities to change (with `set`): a list of names, or a selector {type, country, sector, uses, buys_from, names, pattern} whose conditions all hold."""
+    set: dict[str, Any] | None = Field(
+        default=None, min_length=1, exclude_if=lambda value: value is None)
+    """New values by parameter (with `facilities`), a dotted key reaching inside one (policy.target_days), a number's change as text ("+5", "*1.2")."""
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        single = self.path is not None or "value" in self.model_fields_set
+        many = self.facilities is not None or self.set is not None
+        if single and many:
+            raise ValueError("expected either path and value, or facilities and set, got both forms")
+        if many and (self.facilities is None or self.set is None):
+            raise ValueError(f"expected facilities and set together, got only {'set' if self.facilities is None else 'facilities'}")
+        if not many and (self.path is None or "value" not in self.model_fields_set):
+            raise ValueError(f"expected path and value (or facilities and set), got {'no path' if self.path is None else 'no value'}")
+        return self
 
 
 Event = Annotated[

@@ -11,6 +11,7 @@ from .base import MAX_DAYS, MAX_HORIZON_DAYS, Count, Identifier, NoBool, Spec, S
 from .network import Depot, Facility, Lane, Material, Mine, Plant, Sector, Stockpile, Tiers
 from .controls import Control, Include, Licensing, _Control
 from .markets import Markets, markets_problems
+from .expand import expand
 from .timeline import (
     Ease, Event, Expect, GrantGeneralLicence, Impose, RUNTIME_SETTABLE, Release, ReleaseStockpile,
     SetParameter, Suspend,
@@ -150,6 +151,8 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
 
     horizon = (s.start, s.end)
     seen_ids: dict[str, int] = {}
+    expansion = expand(s)  # selectors, relative values and dotted keys resolved
+    found.extend(expansion.problems)
     for i, ev in enumerate(s.timeline):
         if ev is None:
             continue
@@ -163,12 +166,13 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
         if isinstance(ev, Ease) and control is not None:
             allowed = RUNTIME_SETTABLE[control.instrument]
             for key in ev.set:
-                if key not in allowed:
+                if key.split(".")[0] not in allowed:
                     found.append((("timeline", i, "set", key), (
                         f"expected a {control.instrument} parameter that can change mid-run "
-                        f"({', '.join(sorted(allowed))}), got {key!r}")))
-            if all(k in allowed for k in ev.set):
-                found.extend(_revalidate(control, ev.set, ("timeline", i, "set"), s))
+                        f"({', '.join(sorted(allowed))}), got {key.split('.')[0]!r}")))
+            if all(k.split(".")[0] in allowed for k in ev.set):
+                for made in expansion.concrete.get(i, [ev]):  # with relative values resolved
+                    found.extend(_revalidate(control, made.set, ("timeline", i, "set"), s))
         if isinstance(ev, GrantGeneralLicence) and control is not None and not isinstance(control, Licensing):
             found.append((("timeline", i, "control"), f"expected a licensing control (a general licence replaces licence reviews), got {ev.control!r}, a {control.instrument}"))
         if isinstance(ev, Release) and control is not None and not isinstance(control, Licensing):
@@ -185,7 +189,16 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
                 found.append((("timeline", i, "facility"), f"expected a stockpile, got {ev.facility!r}, a {pile.type}"))
             elif pile is not None and ev.material not in pile.stock_t:
                 found.append((("timeline", i, "material"), f"expected a material held in {ev.facility!r} ({', '.join(pile.stock_t)}), got {ev.material!r}"))
-        if isinstance(ev, SetParameter):
+        if isinstance(ev, SetParameter) and ev.path is None:  # facilities chosen by a selector
+            failed: dict[tuple, list[str]] = {}  # (location, message) -> the facilities it concerns
+            for made in expansion.concrete.get(i, []):
+                _, fac_name, field = made.path.split(".")
+                key = next((k for k in ev.set if k.split(".")[0] == field), field)
+                for problem in _set_problems(i, fac_name, field, made.value, s, ("timeline", i, "set", key)):
+                    failed.setdefault(problem, []).append(fac_name)
+            for (loc, msg), which in failed.items():  # one line per problem, not per facility
+                found.append((loc, f"{msg} ({which[0]}{f' and {len(which) - 1} more' if len(which) > 1 else ''})"))
+        elif isinstance(ev, SetParameter):
             _, fac_name, field = ev.path.split(".")
             fac = facilities.get(fac_name)
             if fac is None:
@@ -195,12 +208,20 @@ def problems(s: Scenario) -> list[tuple[tuple, str]]:
             if field not in allowed:
                 found.append((("timeline", i, "path"), f"expected a {fac.type} parameter that can change mid-run ({', '.join(sorted(allowed))}), got {field!r}"))
                 continue
-            found.extend(_revalidate(fac, {field: ev.value}, ("timeline", i, "value"), s, single=True))
-            if field == "bom_kg_per_unit" and isinstance(ev.value, dict):
-                new = sorted(set(ev.value) - set(fac.bom_kg_per_unit))
-                if new:
-                    found.append((("timeline", i, "value"), f"expected only inputs {fac_name!r} already has ({', '.join(fac.bom_kg_per_unit)}), got new {', '.join(new)}"))
+            for made in expansion.concrete.get(i, [ev]):  # a relative value resolved
+                found.extend(_set_problems(i, fac_name, field, made.value, s, ("timeline", i, "value")))
     found.extend(markets_problems(s))
+    return found
+
+
+def _set_problems(i: int, fac_name: str, field: str, value, s: Scenario, loc: tuple) -> list:
+    """Problems of setting a facility's ``field`` to ``value`` (timeline[i])."""
+    fac = s.facilities[fac_name]
+    found = _revalidate(fac, {field: value}, loc, s, single=True)
+    if field == "bom_kg_per_unit" and isinstance(value, dict):
+        new = sorted(set(value) - set(fac.bom_kg_per_unit))
+        if new:
+            found.append((loc, f"expected only inputs {fac_name!r} already has ({', '.join(fac.bom_kg_per_unit)}), got new {', '.join(new)}"))
     return found
 
 

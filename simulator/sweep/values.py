@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..loading import ScenarioError, _apply_override, _context, _read_document, parse_overrides, parse_scenario
-from ..scenario import Scenario, problems
+from ..scenario import Scenario, expand, overwriting_events, problems
 
 
 class ValueChecker:
@@ -48,7 +48,10 @@ class ValueChecker:
             for name, given, shown in parse_overrides({path: value}):
                 _apply_override(data, name, given, shown, {}, {})
             scenario = Scenario.model_validate(data, context=_context(data))
-            return not problems(scenario)
+            if problems(scenario):
+                return False
+            expansion = expand(scenario)  # a value the timeline sets again is a problem too
+            return not any(overwriting_events(expansion, p) for p in [*self._fixed, path])
         except Exception:  # noqa: BLE001 - parse_scenario says what (or raises what it raises)
             return False
 
