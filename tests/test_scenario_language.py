@@ -136,7 +136,7 @@ def test_a_selector_that_matches_nothing_and_a_relative_change_of_no_number_are_
         f"{f}:{rows[1] + 5}: timeline[1].set.bom_kg_per_unit: expected a number to change by '*0.9', got a mapping (de_ev)",
         f"{f}:{rows[2] + 5}: timeline[2].set.policy.target_days: expected a parameter every selected facility can "
         "change mid-run, got 'policy', which a mine cannot (allocation, capacity_t_per_year, max_stock_t, "
-        "utilisation, variability); narrow the selector (type: ...) (cn_mine)",
+        "output_cap_t_per_year, utilisation, variability); narrow the selector (type: ...) (cn_mine)",
         f"{f}:{rows[3] + 3}: timeline[3].value: expected a number to change by '+5', got a mapping (us_ev)",
         f"{f}:{rows[4] + 5}: timeline[4].set.policy.target_days: expected a number >= 0, got -5 (de_ev and 1 more)",
     ]
