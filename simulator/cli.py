@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import interrupts
+from . import cli_observed, interrupts
 from .loading import ScenarioError, load_scenario, peek_yaml
 from .model import MassBalanceError
 from .results import OutputExistsError, format_summary, write_run
@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", help="output folder (default: <results>/compare/<A>_vs_<B>/)")
     cmp_.add_argument("--results", default="results", help="results root folder (default: ./results)")
 
+    cli_observed.add_parsers(sub, _executor_options)  # score, calibrate, observed
     sub.add_parser("list", help="list the bundled scenarios")
     sub.add_parser("schema", help="print the scenario JSON Schema (for editor completion)")
     return p
@@ -240,7 +241,8 @@ def _cmd_schema(_args) -> int:
     return 0
 
 
-COMMANDS = {"report": _cmd_report, "compare": _cmd_compare, "run": _cmd_run, "sweep": _cmd_sweep, "validate": _cmd_validate, "list": _cmd_list, "schema": _cmd_schema}
+COMMANDS = {"report": _cmd_report, "compare": _cmd_compare, "run": _cmd_run, "sweep": _cmd_sweep, "validate": _cmd_validate, "list": _cmd_list, "schema": _cmd_schema,
+            **cli_observed.COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
