@@ -204,7 +204,9 @@ def _cmd_validate(args) -> int:
     failed = False
     for name in args.files:
         try:
-            if _is_sweep_file(name):
+            if cli_observed.is_calibration_file(name):
+                importlib.import_module("simulator.calibrate").plan_calibration(name, args.overrides)
+            elif _is_sweep_file(name):
                 _sweep_module().plan_sweep(name, args.overrides)
             else:
                 load_scenario(name, args.overrides)

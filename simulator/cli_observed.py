@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-__all__ = ["add_parsers", "COMMANDS"]
+__all__ = ["add_parsers", "COMMANDS", "is_calibration_file"]
 
 
 def add_parsers(sub, executor_options) -> None:
@@ -38,6 +38,14 @@ def add_parsers(sub, executor_options) -> None:
     ob.add_argument("--select", help="rows to keep, e.g. reporter=CN,hs_code=8505.11")
     ob.add_argument("--by-partner", action="store_true", help="one row per partner (default: the total over partners, WLD)")
     ob.add_argument("--out", required=True, help="CSV file to write (must not exist)")
+
+
+def is_calibration_file(name: str) -> bool:
+    """A calibration file names a scenario and an observed series (for ``resim validate``)."""
+    from .loading import peek_yaml
+
+    data = peek_yaml(name)
+    return isinstance(data, dict) and "scenario" in data and "observed" in data
 
 
 def _cmd_score(args) -> int:
@@ -81,7 +89,7 @@ def _cmd_calibrate(args) -> int:
 
     result = calibrate(args.calibration_file, workers=args.workers, executor=args.executor, scheduler=args.scheduler,
                        results=args.results, out=args.out, overrides=args.overrides, fresh=args.fresh,
-                       budget=args.budget, report=not args.no_report, on_round=log)
+                       budget=args.budget, report=not args.no_report, on_round=log, progress=not args.quiet)
     if args.quiet:
         print(result.folder)
     else:

@@ -200,5 +200,5 @@ def observed_from_run(source, selection: Mapping[str, str] | None = None, by_par
     months = [y * 100 + m for y in range(first // 100, last // 100 + 1) for m in range(1, 13) if first <= y * 100 + m <= last]
     sums = sim.groupby(keys + ["period"])["tonnes"].sum()
     series = sim[keys].drop_duplicates().itertuples(index=False, name=None)
-    rows = [(*key, period, "export", 1000.0 * float(sums.get((*key, period), 0.0))) for key in series for period in months]
+    rows = [(*key, period, "export", round(1000.0 * float(sums.get((*key, period), 0.0)))) for key in series for period in months]
     return pd.DataFrame(rows, columns=keys + ["period", "flow", "net_kg"])
