@@ -63,7 +63,7 @@ def write_score(table: pd.DataFrame, summary: pd.DataFrame, out: Path, about: di
     for name, frame in (("score.csv", table), ("score_summary.csv", summary)):
         with replacing(out / name) as handle:
             frame.to_csv(handle, index=False, float_format="%.6g", lineterminator="\n")
-    draw_series(table, out / "score.png", f"{about.get('run', '')}: simulated against observed exports")
+    draw_series(table, out / "score.png", f"{Path(str(about.get('run', ''))).name}: simulated against observed exports")
     write_text(out / "score.json", json.dumps(about, indent=2, default=str) + "\n")
     return out
 

@@ -182,3 +182,23 @@ def test_bundled_example_is_valid_and_its_series_is_what_the_documented_command_
                  "--set", "controls.cn_licence_apr2025.review_working_days.mode=20"]) == 0
     assert main(["observed", str(truth), "--select", "reporter=CN,hs_code=8505.11", "--out", str(tmp_path / "obs.csv")]) == 0
     assert (tmp_path / "obs.csv").read_bytes() == (ROOT / "calibrations" / "example_observed.csv").read_bytes()
+
+
+def test_changed_file_is_refused_and_fresh_removes_only_what_calibrate_wrote(recovery, tmp_path):
+    import shutil
+
+    from simulator.calibrate import _prepare
+
+    folder, _ = recovery
+    changed = folder / "changed.yaml"
+    changed.write_text((folder / "cal.yaml").read_text().replace("seed: 5", "seed: 6"))
+    with pytest.raises(CalibrationError) as err:
+        calibrate(changed, workers=1, out=folder / "out")
+    assert err.value.lines == [f"{folder / 'out'}: holds results of a different calibration (scenario, set:, observed "
+                               "series, parameters, statistics, seed, replications or population changed); run with "
+                               "--fresh to discard them, or choose another --out"]
+    copy = tmp_path / "copy"
+    shutil.copytree(folder / "out", copy)
+    (copy / "notes.txt").write_text("mine")
+    _prepare(copy, "another fingerprint", fresh=True)
+    assert sorted(p.name for p in copy.iterdir()) == ["notes.txt"]

@@ -1,4 +1,4 @@
-"""Running a calibration: ABC-SMC rounds (:mod:`.smc`), each round a batch of runs on the sweep
+"""Running a calibration: ABC-PMC rounds (:mod:`.smc`), each round a batch of runs on the sweep
 machinery (executors, resumable store, failed runs recorded) in ``rounds/round-NNN/``.
 
 Every random choice of a round comes from ``SeedSequence(seed)`` and the round's number, and
@@ -6,10 +6,10 @@ each round's runs are stored as they finish, so the same command again redoes no
 reads the rounds already run, follows the same path, and runs only what is missing (a larger
 ``budget`` continues where the last call stopped).
 
-Random numbers of the runs: with ``common_random_numbers`` (the default) every particle of a
+Random numbers of the runs: with ``common_random_numbers`` (the default) every point of a
 round is simulated with the same M seeds (children of the round's seed), which sharpens the
-comparison between particles; each round has new seeds, so a particle's move is always judged
-on fresh noise (the Metropolis-Hastings step stays valid for each particle).
+comparison between points; each round has new seeds, so the posterior is not tied to one
+draw of luck.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from ..sweep.executors import Executor
 from ..sweep.plan import Plan
 from . import smc
 from .plan import CalibrationPlan
+from .spec import CalibrationError
 from .series import PREFIX, SeriesCollector, column
 
 _SIM, _ALGO = 0xC0FFEE, 0xABC  # spawn keys: the rounds' run seeds, the algorithm's own draws
-MIN_ACCEPTANCE = 0.01  # stop when fewer moves than this are accepted: the tolerance no longer falls usefully
 
 
 def _round_seed(seed: int, t: int) -> int:
@@ -139,6 +139,9 @@ def run_smc(cp: CalibrationPlan, folder, executor: Executor, budget: int, progre
         eps = smc.tolerance(distances)
         log_q = lp if pop is None else smc.log_proposal(points, pop.theta, pop.weights, cov)
         weights = smc.importance_weights(smc.within(distances, eps), lp, log_q)
+        if weights.sum() <= 0 and pop is None:
+            raise CalibrationError([f"{cp.source}: round 0: expected some runs whose statistics can be compared with the "
+                                    "observed ones, got none (every run failed, or exported nothing in the baseline months)"])
         if weights.sum() <= 0:
             out.stopped = f"no point of round {t} came within the tolerance {eps:.4g}; the last round's particles are kept"
             break

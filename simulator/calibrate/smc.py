@@ -37,8 +37,8 @@ def ess(weights: np.ndarray) -> float:
 
 
 def within(distances: np.ndarray, eps: float) -> np.ndarray:
-    """a_i(eps): per point (row), the replications within ``eps``."""
-    return (distances <= eps).sum(axis=1).astype(float)
+    """a_i(eps): per point (row), the replications within ``eps`` (a failed run's inf never is)."""
+    return (np.isfinite(distances) & (distances <= eps)).sum(axis=1).astype(float)
 
 
 def tolerance(distances: np.ndarray, keep: float = KEEP) -> float:
