@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import catalog, interrupts
+from . import catalog, cli_observed, interrupts
 
 # The loader (pydantic, numpy), pandas, SimPy and matplotlib are imported by the commands that
 # need them: `resim --version` and `resim list` stay fast (benchmarks/cli_startup.py).
@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", help="output folder (default: <results>/compare/<A>_vs_<B>/)")
     cmp_.add_argument("--results", default="results", help="results root folder (default: ./results)")
 
+    cli_observed.add_parsers(sub, _executor_options)  # score, calibrate, observed
     ls = sub.add_parser("list", help="list the bundled scenarios (their names work as files: resim run licensing_2025)")
     ls.add_argument("--sweeps", action="store_true", help="list the bundled sweeps instead")
     sub.add_parser("schema", help="print the scenario JSON Schema (for editor completion)")
@@ -250,7 +251,9 @@ def _cmd_validate(args) -> int:
         try:
             path = catalog.scenario_path(name)
             path = path if path.exists() else catalog.sweep_path(name)  # a bundled scenario's name, or a sweep's
-            if _is_sweep_file(path):
+            if cli_observed.is_calibration_file(path):
+                importlib.import_module("simulator.calibrate").plan_calibration(path, args.overrides)
+            elif _is_sweep_file(path):
                 _sweep_module().plan_sweep(path, args.overrides)
             else:
                 scenario = load_scenario(path, args.overrides)
@@ -286,7 +289,8 @@ def _cmd_schema(_args) -> int:
     return 0
 
 
-COMMANDS = {"report": _cmd_report, "compare": _cmd_compare, "run": _cmd_run, "sweep": _cmd_sweep, "validate": _cmd_validate, "list": _cmd_list, "schema": _cmd_schema}
+COMMANDS = {"report": _cmd_report, "compare": _cmd_compare, "run": _cmd_run, "sweep": _cmd_sweep, "validate": _cmd_validate, "list": _cmd_list, "schema": _cmd_schema,
+            **cli_observed.COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

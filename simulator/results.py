@@ -40,6 +40,7 @@ FILES = {
     "production_firms_daily": "production_firms_daily.csv",
     "prices_monthly": "prices_monthly.csv",  # the market layer (simulator.market_metrics): empty without markets
     "market_responses": "market_responses.csv",
+    "flows_customs": "flows_customs.csv",  # exports in the customs shape (simulator.customs)
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import market_metrics, metrics, result_display
+from . import customs, market_metrics, metrics, result_display
 from .loading import load_scenario, scenario_hash
 from .model import Model, fewer_collections
 from .scenario import Scenario
@@ -138,11 +138,12 @@ def _run(scenario: Scenario, seed: int | None, keep_model: bool, headline_only: 
             "production_firms_daily": metrics.production_firms_daily(frames["firm_production"], info, frames["production"]),
             "prices_monthly": market_metrics.prices_monthly(frames["prices"], info),
             "market_responses": market_metrics.market_responses(frames["market_responses"], info),
+            "flows_customs": customs.flows_customs(tables["flows_monthly"], customs.hs_codes(scenario)),
         })
         tables = {name: tables[name] for name in (
             "shortages", "plants", "lead_times", "lead_time_stats", "flows_monthly", "licences", "licences_weekly",
             "inventory_daily", "production_daily", "events", "shortages_firms",
-            "production_firms_daily", "prices_monthly", "market_responses")}  # the order files and reports list them in
+            "production_firms_daily", "prices_monthly", "market_responses", "flows_customs")}  # the order files and reports list them in
     balance = {k: v for k, v in model.balance.items() if k != "by_material"}
     manifest = {
         "scenario": scenario.name,

@@ -21,7 +21,8 @@ def test_run_writes_every_documented_file(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == sorted([
         "manifest.json", "summary.json", "shortages.csv", "plants.csv", "lead_times.csv", "lead_time_stats.csv",
         "flows_monthly.csv", "licences.csv", "licences_weekly.csv", "inventory_daily.csv", "production_daily.csv", "events.csv",
-        "shortages_firms.csv", "production_firms_daily.csv", "prices_monthly.csv", "market_responses.csv"])
+        "shortages_firms.csv", "production_firms_daily.csv", "prices_monthly.csv", "market_responses.csv",
+        "flows_customs.csv"])
     # without a `markets:` section the market tables are empty, with their columns
     assert (out / "prices_monthly.csv").read_text().splitlines() == [
         "month,material,market,price_per_kg,reference_per_kg,index,cover_days,normal_cover_days,premium"]

@@ -13,6 +13,9 @@ from .base import (
 )
 from .distributions import Distribution, Fixed
 
+# An HS heading and subheading ("8505.11"), optionally with national digits ("8505.11.00", "85051100").
+HsCode = Annotated[str, Field(pattern=r"^[0-9]{4}(\.?[0-9]{2}){0,3}$", max_length=16)]
+
 
 class Material(Spec):
     """A traded material, in tonnes, with its element content as mass fractions."""
@@ -21,6 +24,8 @@ class Material(Spec):
     """Free text for readers of the file; not used by the model."""
     elements: dict[Element, Probability] = Field(default_factory=dict)
     """Element content: symbol -> mass fraction (0 to 1, summing to at most 1), for element scopes."""
+    hs_code: HsCode | None = Field(default=None, exclude_if=lambda value: value is None)  # absent: hash as before
+    """Harmonized System code customs statistics file it under (e.g. "8505.11"), for flows_customs.csv."""
 
     @model_validator(mode="after")
     def _fractions_sum(self):

@@ -78,6 +78,7 @@ class Plan:
     fingerprint: str
     unit: np.ndarray | None = field(default=None, repr=False)
     description: dict = field(default_factory=dict, repr=False)
+    collect: Any = field(default=None, repr=False)  # optional picklable callable(result) -> more metrics of each run
 
     @property
     def runs(self) -> int:

@@ -27,6 +27,7 @@ class Task:
     runs: tuple  # ((point_id, replication, seed, ((path, value), ...)), ...)
     keep_dir: str | None = None  # write full run folders of the first replications here ...
     keep_below: int = 0  # ... those with replication index below this (for fan charts)
+    collect: Any = None  # callable(result) -> {metric: value}, added to each run's metrics (Plan.collect)
 
 
 _SCENARIOS: dict = {}
@@ -68,6 +69,8 @@ def run_task(task: Task) -> list[dict]:
             keep = task.keep_dir is not None and replication < task.keep_below
             result = run(_scenario_for(task, overrides), seed=seed, headline_only=not keep)
             row["metrics"] = _select(result.headline, task.metrics)
+            if task.collect is not None:
+                row["metrics"].update(task.collect(result))
             row["error"] = None
             if keep:
                 _keep_run(result, Path(task.keep_dir) / "replications" / f"seed{seed}")
@@ -111,7 +114,7 @@ def _batches(plan: Plan, todo: list[tuple[int, int]], workers: int, batch: int |
     for i in range(0, len(todo), batch):
         runs = tuple((p, r, plan.seed_of(p, r), tuple(plan.points[p].items())) for p, r in todo[i:i + batch])
         tasks.append(Task(plan.base_text, plan.base_source, _freeze(fixed), tuple(plan.metrics), _freeze(runs),
-                          str(keep_dir) if keep_dir is not None and keep_below > 0 else None, keep_below))
+                          str(keep_dir) if keep_dir is not None and keep_below > 0 else None, keep_below, plan.collect))
     return tasks
 
 
