@@ -256,6 +256,8 @@ class Model:
                 uniform_sampler(self.streams.generator(name, "decisions")), spec.approval_by_destination,
             )
             self._set_outcomes(office, name, spec)
+            counts = self.streams.generator(name, "decision counts")  # bundles of real applications
+            office.binomial = lambda n, p, draw=counts.binomial: int(draw(n, p))
             control = c.LicensingControl(env, name, spec.exporter, materials, office, spec.consignment_t, **scope)
         elif isinstance(spec, sp.Quota):
             control = c.QuotaControl(env, name, spec.exporter, materials, spec.tonnes_per_period,

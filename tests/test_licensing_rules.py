@@ -263,3 +263,30 @@ def test_an_expedited_shipment_needs_its_own_licence_and_flies_after_it():
     air = lt[(lt["mode"] == "air") & (lt["ordered"] >= "2025-01-11")]
     assert len(air) > 0
     assert (air["wait_licence_days"] == 5.0).all() and (air["transit_days"] == 1.0).all()
+
+
+def test_a_bundle_of_real_applications_is_decided_as_multinomial_counts():
+    """A bundle of 50 real applications with approval 0.6 and return 0.3 (denial 0.1): the
+    counts granted, returned and denied are Multinomial(50; 0.6, 0.3, 0.1), drawn as a binomial
+    for the granted and a binomial of the rest with 0.3 / 0.4 for the returned. Over 4,000
+    bundles the mean counts are 30, 15 and 5 (standard errors 3.46, 3.24 and 2.12 per bundle:
+    0.055, 0.051 and 0.034 over 4,000), and every bundle's counts sum to 50."""
+    import numpy as np
+    import simpy
+
+    from simulator.components import LicensingOffice
+    from simulator.components.licensing import Application
+
+    rng = np.random.default_rng(11)
+    office = LicensingOffice(simpy.Environment(), 1, lambda: 1.0, 0.6, rng.random, return_probability=0.3)
+    office.binomial = lambda n, p: int(rng.binomial(n, p))
+    totals = {"approved": 0, "returned": 0, "denied": 0}
+    for _ in range(4000):
+        counts = office._draw_counts(Application("DE", lambda: None, lambda _o: None, count=50))
+        assert sum(counts.values()) == 50 and all(n > 0 for n in counts.values())
+        for decision, n in counts.items():
+            totals[decision] += n
+    means = {k: v / 4000 for k, v in totals.items()}
+    assert abs(means["approved"] - 30) < 4 * 0.055
+    assert abs(means["returned"] - 15) < 4 * 0.051
+    assert abs(means["denied"] - 5) < 4 * 0.034

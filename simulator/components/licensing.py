@@ -101,6 +101,9 @@ class LicensingOffice:
         # applications were decided differently (see the module docstring).
         self.on_split: Callable[[Application, dict], list] | None = None
         self.resubmitting: dict[Application, None] = {}  # returned, waiting to be re-submitted
+        # binomial(n, p) -> successes in n trials: decides a bundle of real applications in two
+        # draws (see _draw_counts); None: one uniform draw per real application
+        self.binomial: Callable[[int, float], int] | None = None
 
     @property
     def busy(self) -> int:
@@ -143,8 +146,16 @@ class LicensingOffice:
         return "approved" if u < approve else "returned" if u < approve + ret else "denied"
 
     def _draw_counts(self, app: Application) -> dict[str, int]:
-        """Decisions of an application's ``count`` real applications, one draw each."""
+        """Decisions of an application's ``count`` real applications: independent decisions, so
+        the counts are multinomial; drawn as two binomials with ``binomial(n, p)`` if the office
+        has it (two draws whatever the count), else one uniform draw each."""
         approve, ret = self.probabilities(app)
+        if self.binomial is not None:
+            granted = self.binomial(app.count, approve)
+            rest = app.count - granted
+            returned = self.binomial(rest, min(1.0, ret / (1.0 - approve))) if rest and ret > 0.0 else 0
+            counts = {"approved": granted, "returned": returned, "denied": rest - returned}
+            return {decision: n for decision, n in counts.items() if n}
         either, uniform = approve + ret, self.uniform
         granted = returned = 0
         for _ in range(app.count):  # the same draws, in the same order, as _draw_outcome would make
