@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -21,8 +21,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from .safe_write import replacing  # noqa: E402
 
@@ -64,15 +66,21 @@ def run_colour(i: int) -> str:
 # ---------------------------------------------------------------------------------- timeline
 
 ACTION_STYLE = {  # action -> (colour, marker, label)
+    "expect": ("#8c564b", "<", "expected (pre-buying)"),
     "impose": ("#d62728", "v", "imposed"),
     "ease": ("#ff7f0e", "D", "eased"),
+    "general_licence": ("#bcbd22", "P", "general licence"),
     "release": ("#2ca02c", "^", "backlog released"),
     "release_stockpile": ("#17becf", "^", "stockpile released"),
     "suspend": ("#1f77b4", "s", "suspended"),
     "suspension ends": ("#1f77b4", "s", "suspension ends"),
-    "lift": ("#7f7f7f", "x", "lifted"),
+    "lift": ("#333333", "x", "lifted"),
     "set": ("#9467bd", "o", "facility changed"),
 }
+FACILITY_ACTIONS = ("set", "release_stockpile")  # events on facilities: grouped on one strip row
+FACILITY_ROW = "facility changes"
+CONTROL_BAND = "#4c72b0"  # a control in force: blue-grey, unlike the red of "below plan"
+BELOW_PLAN = "#d62728"
 
 
 @dataclass(frozen=True)
@@ -119,38 +127,52 @@ def control_periods(events: Sequence[TimelineEvent], end: pd.Timestamp) -> dict[
     return periods
 
 
-def _strip_rows(events: Sequence[TimelineEvent], max_rows: int = 8) -> list[str]:
-    rows: list[str] = []
-    for e in events:
-        if e.target not in rows:
-            rows.append(e.target)
-    return rows[:max_rows]
+def _row_of(e: TimelineEvent) -> str:
+    return FACILITY_ROW if e.action in FACILITY_ACTIONS and not e.in_force else e.target
+
+
+def _strip_rows(events: Sequence[TimelineEvent]) -> list[str]:
+    """Every control (in order of its first event), then one row for all facility changes."""
+    rows = list(dict.fromkeys(_row_of(e) for e in events if _row_of(e) != FACILITY_ROW))
+    return rows + ([FACILITY_ROW] if any(_row_of(e) == FACILITY_ROW for e in events) else [])
+
+
+def _row_label(row: str, events: Sequence[TimelineEvent]) -> str:
+    if row != FACILITY_ROW:
+        return row
+    return f"{FACILITY_ROW} ({sum(_row_of(e) == FACILITY_ROW for e in events)})"
 
 
 def draw_timeline(ax, events: Sequence[TimelineEvent], start: pd.Timestamp, end: pd.Timestamp,
                   prefix: str = "", y0: int = 0, legend: bool = True) -> list[str]:
-    """Draw the scenario's timeline on ``ax``: one row per control or facility, shaded while a
-    control is in force, a marker per event. Returns the row labels."""
+    """Draw the scenario's timeline on ``ax``: one row per control, a band while it is in force
+    and a marker per event (impose, ease, release, suspend, lift...); all facility changes on one
+    last row, with the number of changes made on one day beside its marker. Returns the labels."""
     rows = _strip_rows(events)
     periods = control_periods(events, end)
     for i, target in enumerate(rows):
-        y = y0 + i
-        for a, b in periods.get(target, []):
-            ax.barh(y, mdates.date2num(b) - mdates.date2num(a), left=mdates.date2num(a), height=0.6,
-                    color="#d62728", alpha=0.18, linewidth=0)
+        for a, b in periods.get(target, []) if target != FACILITY_ROW else []:
+            ax.barh(y0 + i, mdates.date2num(b) - mdates.date2num(a), left=mdates.date2num(a), height=0.7,
+                    color=CONTROL_BAND, alpha=0.25, linewidth=0)
     used = set()
+    counts: dict[tuple, int] = {}
     for e in events:
-        if e.target not in rows:
-            continue
-        colour, marker, _ = ACTION_STYLE.get(e.action, ("#000000", "o", e.action))
-        ax.plot([mdates.date2num(e.date)], [y0 + rows.index(e.target)], marker=marker, color=colour,
-                markersize=8, linestyle="none", markeredgewidth=2)
-        used.add(e.action)
-    labels = [f"{prefix}{r}" for r in rows]
+        key = (_row_of(e), e.date, e.action)
+        counts[key] = counts.get(key, 0) + 1
+    for (row, date, action), n in counts.items():
+        colour, marker, _ = ACTION_STYLE.get(action, ("#000000", "o", action))
+        x, y = mdates.date2num(date), y0 + rows.index(row)
+        ax.plot([x], [y], marker=marker, color=colour, markersize=9, linestyle="none", markeredgewidth=1.2,
+                markeredgecolor="white" if marker not in ("x", "P") else colour)
+        if n > 1:
+            ax.annotate(f"×{n}", (x, y), xytext=(0, 7), textcoords="offset points", ha="center", va="bottom", fontsize=7,
+                        color="#444444")
+        used.add(action)
+    labels = [f"{prefix}{_row_label(r, events)}" for r in rows]
     if legend and used:
         handles = [Line2D([], [], marker=ACTION_STYLE[a][1], color=ACTION_STYLE[a][0], linestyle="none",
-                          markersize=7, markeredgewidth=2, label=ACTION_STYLE[a][2]) for a in ACTION_STYLE if a in used]
-        handles.append(matplotlib.patches.Patch(color="#d62728", alpha=0.18, label="control in force"))
+                          markersize=7, markeredgewidth=1.5, label=ACTION_STYLE[a][2]) for a in ACTION_STYLE if a in used]
+        handles.append(Patch(color=CONTROL_BAND, alpha=0.25, label="control in force"))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False,
                   borderaxespad=0)
     return labels
@@ -180,6 +202,7 @@ class TimeFigure:
     fig: Figure
     strip: object
     axes: list
+    strips: list = field(default_factory=list)
 
 
 def _grid_shape(n: int) -> tuple[int, int]:
@@ -198,9 +221,10 @@ def time_figure(n_panels: int, title: str, start: pd.Timestamp, end: pd.Timestam
     nrows, nc = _grid_shape(max(1, n_panels)) if ncols is None else (math.ceil(n_panels / ncols), ncols)
     nrows = nrows if n_panels else 0
     nc = nc if n_panels else 1
-    blocks = [(prefix, ev, [f"{prefix}{r}" for r in _strip_rows(ev)] or [f"{prefix}(no events)"]) for prefix, ev in timelines]
+    blocks = [(prefix, ev, [f"{prefix}{_row_label(r, ev)}" for r in _strip_rows(ev)] or [f"{prefix}(no events)"])
+              for prefix, ev in timelines]
     labels = [label for _, _, got in blocks for label in got]
-    strip_h = 0.45 + 0.28 * len(labels) if labels else 0.0
+    strip_h = 0.5 + 0.34 * len(labels) if labels else 0.0
     height = strip_h + panel_height * nrows + 0.9
     fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     FigureCanvasAgg(fig)
@@ -239,7 +263,7 @@ def time_figure(n_panels: int, title: str, start: pd.Timestamp, end: pd.Timestam
         mark_events(ax, all_events)
         ax.grid(alpha=0.3)
         axes.append(ax)
-    return TimeFigure(fig, strips[0] if strips else None, axes)
+    return TimeFigure(fig, strips[0] if strips else None, axes, strips)
 
 
 def side_legend(tf: TimeFigure, handles: Sequence, labels: Sequence[str], title: str | None = None) -> None:
@@ -247,6 +271,11 @@ def side_legend(tf: TimeFigure, handles: Sequence, labels: Sequence[str], title:
     if not tf.axes:
         return
     top = tf.axes[0].get_position().y1
+    for strip in tf.strips:  # below the timeline's legend, which may reach lower than the strip
+        legend = strip.get_legend()
+        if legend is not None:
+            box = legend.get_window_extent(tf.fig.canvas.get_renderer()).transformed(tf.fig.transFigure.inverted())
+            top = min(top, box.y0 - 0.15 / tf.fig.get_figheight())
     tf.fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.87, top), fontsize=8, frameon=False,
                   title=title, title_fontsize=8.5, alignment="left")
 
@@ -277,7 +306,9 @@ def style():
 def save(fig: Figure, path: Path) -> Path:
     """Save ``fig`` as a new file renamed over ``path`` (never written through a planted link)."""
     with replacing(path, "wb") as handle:
-        fig.savefig(handle, format=Path(path).suffix.lstrip(".") or "png", dpi=DPI, facecolor="white")
+        # tight: legends in the margin are never cut off at the figure's edge
+        fig.savefig(handle, format=Path(path).suffix.lstrip(".") or "png", dpi=DPI, facecolor="white",
+                    bbox_inches="tight", pad_inches=0.12)
     return path
 
 
@@ -293,3 +324,35 @@ def fan(ax, x, samples: np.ndarray, colour: str, label: str | None = None) -> No
     ax.fill_between(x, q05, q95, color=colour, alpha=0.15, linewidth=0)
     ax.fill_between(x, q25, q75, color=colour, alpha=0.35, linewidth=0)
     ax.plot(x, q50, color=colour, linewidth=1.6, label=label)
+
+
+def heatmap_figure(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], title: str, scale_label: str,
+                   vmax: float = 100.0) -> Figure:
+    """Rows x columns of percentages on a fixed white-to-red scale (0..vmax): the same colour means
+    the same share in every report. Cells are labelled with their rounded value where they fit."""
+    values = np.asarray(values, dtype=float)
+    n_rows, n_cols = values.shape
+    height = 1.3 + 0.3 * n_rows
+    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    left = min(0.4, (0.068 * max((len(r) for r in rows), default=4) + 0.35) / WIDTH_IN)
+    ax = fig.add_axes((left, 0.55 / height, 0.86 - left, 1 - 1.15 / height))
+    cmap = LinearSegmentedColormap.from_list("lost", ["#ffffff", "#fcbba1", "#fb6a4a", "#cb181d", "#67000d"]).with_extremes(
+        bad="#eeeeee")  # white at zero: a month without loss is blank
+    im = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+    ax.set_yticks(range(n_rows), rows, fontsize=8.5)
+    step = max(1, math.ceil(n_cols / 18))
+    ax.set_xticks(range(0, n_cols, step), [str(c) for c in columns][::step], fontsize=8, rotation=45, ha="right",
+                  rotation_mode="anchor")
+    ax.set_xticks(np.arange(-0.5, n_cols, 1), minor=True)
+    ax.set_yticks(np.arange(-0.5, n_rows, 1), minor=True)
+    ax.grid(which="minor", color="white", linewidth=1)
+    ax.tick_params(which="minor", length=0)
+    if n_cols <= 24:
+        for (i, j), v in np.ndenumerate(values):
+            if not math.isnan(v) and v >= 0.5:
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7, color="white" if v > 0.55 * vmax else "#333333")
+    cax = fig.add_axes((0.88, 0.55 / height, 0.015, 1 - 1.15 / height))
+    fig.colorbar(im, cax=cax).set_label(scale_label, fontsize=8)
+    fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
+    return fig

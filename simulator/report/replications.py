@@ -12,7 +12,7 @@ import pandas as pd
 from .. import plots
 from ..plots import MAX_PANELS, country_colour
 from .data import RunData, _cross_border, _dates, _demand_order, _mid_month, _replications
-from .html import Chart, Section, _table
+from .html import Chart, Section, num, pct, table
 
 def _daily_matrix(runs: Sequence[RunData], table: str, facility: str, value) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """Replications x days of ``value(frame)`` for one facility (NaN where a run has no data)."""
@@ -63,12 +63,12 @@ def section_replications(run: RunData, out: Path) -> Section:
         ("inventory_daily", _min_cover, "Days of cover of the scarcest input across replications",
          "days of cover", (0, None), "fan_cover.png", "Cover fan chart"),
     ]
-    for table, value, title, ylabel, ylim, filename, chart_title in daily_fans:
-        if not demand or any(f"{table}.csv" in r.missing for r in reps):
+    for source, value, title, ylabel, ylim, filename, chart_title in daily_fans:
+        if not demand or any(f"{source}.csv" in r.missing for r in reps):
             continue
         tf = plots.time_figure(len(demand), title, run.start, run.end, timeline)
         for ax, name in zip(tf.axes, demand):
-            x, m = _daily_matrix(reps, table, name, value)
+            x, m = _daily_matrix(reps, source, name, value)
             plots.fan(ax, x, m, country_colour(countries.get(name, "")))
             ax.set_title(f"{name} ({countries.get(name, '?')})", fontsize=10, loc="left")
             ax.set_ylabel(ylabel)
@@ -111,8 +111,7 @@ def section_replications(run: RunData, out: Path) -> Section:
             vals.append((float(hit["share_lost"].iloc[0]), float(hit["stopped_days"].iloc[0])) if len(hit) else (math.nan, math.nan))
         a = np.array(vals, dtype=float)
         q = np.nanpercentile(a, [5, 50, 95], axis=0)
-        rows.append([name, f"{100 * q[1, 0]:.1f}%", f"{100 * q[0, 0]:.1f}% – {100 * q[2, 0]:.1f}%",
-                     f"{q[1, 1]:.0f}", f"{q[0, 1]:.0f} – {q[2, 1]:.0f}"])
-    sec.html = _table(["facility", "share lost (median)", "share lost (90% range)", "days stopped (median)",
-                       "days stopped (90% range)"], rows)
+        rows.append([name, pct(q[1, 0]), f"{pct(q[0, 0])} – {pct(q[2, 0])}", num(q[1, 1]), f"{num(q[0, 1])} – {num(q[2, 1])}"])
+    columns = ["facility", "share lost (median)", "share lost (90% range)", "days stopped (median)", "days stopped (90% range)"]
+    sec.html = table(pd.DataFrame(rows, columns=columns), numeric=columns[1:])
     return sec

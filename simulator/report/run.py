@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import html
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +15,8 @@ from .. import interrupts, plots
 from ..plots import MAX_PANELS, country_colour
 from .data import (MAX_FIGURES, REPORT_NAME, RunData, _chunks, _compact, _cross_border, _date, _dates, _demand_order,
                    _fmt_num, _mid_month, _suffix, load_run)
-from .html import Chart, Section, _page, _table, _write
+from .html import Chart, Section, _write, num, page, pct, render, table
+from .summary import summary_html
 from .firms import chart_firms  # noqa: F401 - looked up by name in _draw_in_worker
 from .markets import chart_markets  # noqa: F401 - looked up by name in _draw_in_worker
 from .replications import section_replications  # also looked up by name in _draw_in_worker
@@ -79,11 +80,17 @@ def chart_timeline(run: RunData, out: Path) -> Section:
     if not events:
         sec.notes.append("The scenario's timeline has no events: no controls were imposed, eased or lifted.")
         return sec
-    rows = "".join(
-        f"<tr><td>{html.escape(e.date.date().isoformat())}</td><td>{html.escape(plots.ACTION_STYLE.get(e.action, ('', '', e.action))[2])}</td>"
-        f"<td>{html.escape(e.target)}</td><td>{html.escape(e.detail)}</td></tr>" for e in events)
-    sec.html = f"<table class='data'><tr><th>date</th><th>what</th><th>control or facility</th><th>detail</th></tr>{rows}</table>"
+    sec.html = table(pd.DataFrame({
+        "date": [e.date.date().isoformat() for e in events],
+        "what": [plots.ACTION_STYLE.get(e.action, ("", "", e.action))[2] for e in events],
+        "control or facility": [e.target for e in events],
+        "detail": [_short(e.detail) for e in events]}), wrap=["detail"])
     return sec
+
+
+def _short(text: str, limit: int = 240) -> str:
+    """A long detail (every pre-buying firm by name) cut to a readable length; events.csv has it all."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + f" … ({len(text) - limit:,} more characters in events.csv)"
 
 
 def chart_production(run: RunData, out: Path) -> Section:
@@ -102,7 +109,7 @@ def chart_production(run: RunData, out: Path) -> Section:
     total = len(run.tables["shortages"])
     if len(order) > MAX_PANELS * MAX_FIGURES or len(order) < total:
         sec.notes.append(f"Showing {min(len(order), MAX_PANELS * MAX_FIGURES)} of {total} demand facilities: those that "
-                         "lost output, most units lost first, then others while a figure has room (shortages.csv has all).")
+                         "lost output, largest share of plan lost first, then others while a figure has room (shortages.csv has all).")
     for k, names in enumerate(chunks):
         tf = plots.time_figure(len(names), "Production by demand facility: made per day (solid, 7-day mean) against plan (dashed); shaded: days below plan",
                                run.start, run.end, [("", run.events)])
@@ -242,40 +249,40 @@ def chart_flows(run: RunData, out: Path) -> Section:
     base = _baseline_months(run, months)
     sec.notes.append(f"Baseline: mean monthly tonnes over {base[0]}" + (f" to {base[-1]}" if len(base) > 1 else "")
                      + " (the scenario's first months, before any control was imposed)." if len(base) else "")
-    totals = cross.groupby("exporter")["tonnes"].sum().sort_values(ascending=False)
-    exporters = list(totals.index.astype(str))
-    if len(exporters) > MAX_PANELS:
-        sec.notes.append(f"Showing the {MAX_PANELS} largest of {len(exporters)} exporters.")
-    exporters = exporters[:MAX_PANELS]
-    tf = plots.time_figure(len(exporters), "Monthly exports by exporting country, stacked by destination (tonnes, all materials)",
+    totals = cross.groupby([cross["exporter"].astype(str), cross["material"].astype(str)])["tonnes"].sum()
+    pairs = list(totals.sort_values(ascending=False, kind="stable").index)
+    if len(pairs) > MAX_PANELS:
+        sec.notes.append(f"Showing the {MAX_PANELS} largest of {len(pairs)} flows by exporter and material "
+                         "(flows_monthly.csv has all).")
+    pairs = sorted(pairs[:MAX_PANELS], key=lambda p: (p[1], -totals[p]))  # a material's panels side by side
+    tf = plots.time_figure(len(pairs), "Monthly exports by exporting country and material, stacked by destination (tonnes)",
                            run.start, run.end, [("", run.events)])
-    all_months = pd.Series(months)
-    x = _mid_month(all_months)
+    x = _mid_month(pd.Series(months))
     legend: dict = {}
-    for ax, exporter in zip(tf.axes, exporters):
-        g = cross[cross["exporter"].astype(str) == exporter]
-        table = g.pivot_table(index="month", columns="destination", values="tonnes", aggfunc="sum").reindex(months).fillna(0.0)
-        table = table[table.sum().sort_values(ascending=False).index]
+    for ax, (exporter, material) in zip(tf.axes, pairs):
+        g = cross[(cross["exporter"].astype(str) == exporter) & (cross["material"].astype(str) == material)]
+        monthly = g.pivot_table(index="month", columns="destination", values="tonnes", aggfunc="sum").reindex(months).fillna(0.0)
+        monthly = monthly[monthly.sum().sort_values(ascending=False).index]
         bottom = np.zeros(len(months))
-        for dest in table.columns:
-            bars = ax.bar(x, table[dest].to_numpy(), width=24, bottom=bottom, color=country_colour(dest),
+        for dest in monthly.columns:
+            bars = ax.bar(x, monthly[dest].to_numpy(), width=24, bottom=bottom, color=country_colour(dest),
                           edgecolor="white", linewidth=0.4)
             legend.setdefault(f"to {dest}", bars)
-            bottom += table[dest].to_numpy()
-        baseline = float(table.loc[base].sum(axis=1).mean()) if base else math.nan
-        ax.set_title(f"from {exporter}", fontsize=10, loc="left", color=country_colour(exporter), fontweight="bold")
+            bottom += monthly[dest].to_numpy()
+        baseline = float(monthly.loc[base].sum(axis=1).mean()) if base else math.nan
+        ax.set_title(f"{material} from {exporter}", fontsize=10, loc="left", color=country_colour(exporter), fontweight="bold")
+        top = max(float(bottom.max()) if len(bottom) else 0, baseline if not math.isnan(baseline) else 0, 1e-9)
         if not math.isnan(baseline):
             legend.setdefault("baseline", ax.axhline(baseline, color="#111111", linestyle="--", linewidth=1.1))
-            if baseline > 0 and len(bottom):
-                ax.set_title(f"baseline {_compact(baseline)} t/mo; last month {100 * bottom[-1] / baseline:.0f}%",
-                             fontsize=8, loc="right", color="#444444")
+            if baseline > 0 and len(bottom):  # inside the panel, above the bars: never over the title
+                _panel_note(ax, f"baseline {_compact(baseline)} t/mo; last month {100 * bottom[-1] / baseline:.0f}%")
         ax.set_ylabel("t/month")
-        ax.set_ylim(top=max(float(bottom.max()) if len(bottom) else 0, baseline if not math.isnan(baseline) else 0, 1e-9) * 1.15)
+        ax.set_ylim(0, top * 1.4)
     items = sorted(legend.items(), key=lambda kv: (kv[0] == "baseline", kv[0]))
     plots.side_legend(tf, [h for _, h in items], [k for k, _ in items], "destination")
     sec.charts.append(Chart(plots.save(tf.fig, out / "flows.png").name, "Monthly exports",
-                            "Tonnes leaving each exporting country per month (by the month they cleared export controls), "
-                            "by destination; the dashed line is the baseline."))
+                            "Tonnes of each material leaving each exporting country per month (by the month they cleared "
+                            "export controls), by destination; the dashed line is the baseline. Materials are never added up."))
     return sec
 
 
@@ -314,8 +321,6 @@ def chart_lead_times(run: RunData, out: Path) -> Section:
         ax.set_title(f"to {dest}", fontsize=10, loc="left", color=colour, fontweight="bold")
         ax.set_ylabel("days")
         ax.set_ylim(bottom=0, top=max(float(g["p90"].max()), 1.0) * 1.15)
-        if ax is tf.axes[0]:
-            ax.legend(loc="upper left", fontsize=7.5, framealpha=0.85)
         bottom = np.zeros(len(g))
         for col, label, c in parts:
             y = g[col].fillna(0).to_numpy(float)
@@ -324,8 +329,8 @@ def chart_lead_times(run: RunData, out: Path) -> Section:
         ax2.set_title(f"to {dest}", fontsize=10, loc="left", color=colour, fontweight="bold")
         ax2.set_ylabel("mean days")
         ax2.set_ylim(0, max(float(bottom.max()) if len(bottom) else 0, 1.0) * 1.3)
-        if ax2 is tf2.axes[0]:
-            ax2.legend(loc="upper left", fontsize=7.5, ncol=3, framealpha=0.85)
+    plots.side_legend(tf, *tf.axes[0].get_legend_handles_labels())
+    plots.side_legend(tf2, *tf2.axes[0].get_legend_handles_labels(), "mean days")
     sec.charts.append(Chart(plots.save(tf.fig, out / "lead_times.png").name, "Lead times",
                             "Median lead time of shipments delivered each month (line) and the 10th–90th percentile band."))
     sec.charts.append(Chart(plots.save(tf2.fig, out / "lead_time_split.png").name, "Lead time split",
@@ -335,10 +340,11 @@ def chart_lead_times(run: RunData, out: Path) -> Section:
                                           p90=("lead_time_days", lambda v: float(np.percentile(v, 90))),
                                           stock=("wait_stock_days", "mean"), licence=("wait_licence_days", "mean"),
                                           transit=("transit_days", "mean")).reset_index()
-    sec.html = _table(["destination", "shipments", "tonnes", "median days", "p90 days", "waiting for stock", "waiting for licence",
-                       "in transit"],
-                      [[r.destination, f"{r.shipments:,}", _fmt_num(r.tonnes, 1), _fmt_num(r.p50, 1), _fmt_num(r.p90, 1),
-                        _fmt_num(r.stock, 1), _fmt_num(r.licence, 1), _fmt_num(r.transit, 1)] for r in stats.itertuples()])
+    stats = stats.sort_values(["p50", "destination"], ascending=[False, True])
+    columns = {"shipments": "shipments", "tonnes": "tonnes", "p50": "median days", "p90": "p90 days",
+               "stock": "waiting for stock", "licence": "waiting for licence", "transit": "in transit"}
+    sec.html = table(stats.rename(columns=columns), numeric=list(columns.values()),
+                     formats={"shipments": num, **{v: (lambda x: num(x, 1)) for k, v in columns.items() if k != "shipments"}})
     return sec
 
 
@@ -402,34 +408,46 @@ def chart_licensing(run: RunData, out: Path) -> Section:
         "pending": g["decision"].apply(lambda d: int((d == "pending at end").sum())),
         "wait": g["wait_days"].median(),
     }).reset_index()
-    sec.html = _table(["control", "destination", "applied", "approved", "released", "denied", "pending at end", "median wait (days)"],
-                      [[r.control, r.destination, r.applied, r.approved, r.released, r.denied, r.pending, _fmt_num(r.wait, 1)]
-                       for r in stats.itertuples()])
+    stats = stats.sort_values(["control", "applied"], ascending=[True, False]).rename(
+        columns={"pending": "pending at end", "wait": "median wait (days)"})
+    counts = ["applied", "approved", "released", "denied", "pending at end"]
+    sec.html = table(stats, numeric=[*counts, "median wait (days)"], formats={"median wait (days)": lambda x: num(x, 1)})
     return sec
 
 
-def _run_meta(run: RunData) -> str:
+_TEMP_FOLDER = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}$")  # a run folder being written (safe_write.make_temp_dir)
+
+
+def shown_folder(path: Path) -> Path:
+    """The folder a reader finds the run in: a report built while the run is still in its hidden
+    temporary folder names the folder it is renamed to (``.name.abc12345`` -> ``name``)."""
+    from ..safe_write import MARKER
+
+    m = _TEMP_FOLDER.match(path.name)
+    return path.with_name(m["name"]) if m and (path / MARKER).is_file() else path
+
+
+def _run_meta(run: RunData) -> list[tuple[str, str]]:
     m = run.manifest
-    bits = [f"scenario <b>{html.escape(str(m.get('scenario', '?')))}</b>", f"seed {html.escape(str(m.get('seed', '?')))}",
-            f"{html.escape(str(m.get('start', '?')))} to {html.escape(str(m.get('end', '?')))}",
-            f"resim {html.escape(str(m.get('package_version', '?')))}",
-            f"scenario sha256 {html.escape(str(m.get('scenario_sha256', ''))[:12])}",
-            f"folder {html.escape(str(run.path))}"]
-    return " · ".join(bits)
+    return [("scenario", str(m.get("scenario", "?"))), ("seed", str(m.get("seed", "?"))),
+            ("from", f"{m.get('start', '?')} to {m.get('end', '?')}"), ("resim", str(m.get("package_version", "?"))),
+            ("scenario sha256", str(m.get("scenario_sha256", ""))[:12]), ("folder", str(shown_folder(run.path)))]
 
 
 def _headline_html(rows: list[dict]) -> str:
     if not rows:
-        return "<p class='note'>No demand facilities in this scenario.</p>"
-    items = "".join(f"<li class='{'bad' if r['first_stop'] else 'good'}'>{html.escape(r['sentence'])}</li>" for r in rows)
-    table = _table(["facility", "country", "sector", "first stop", "days stopped", "longest stop (days)", "units lost",
-                    "share of plan lost", "back at plan", "worst monthly median lead time (days)"],
-                   [[r["facility"], r["country"], r["sector"], r["first_stop"] or "–", f"{r['stopped_days']:.0f}",
-                     f"{r['longest_stop_days']:.0f}", f"{_fmt_num(r['units_lost'])} {r['unit']}", f"{100 * r['share_lost']:.1f}%",
-                     r["recovered"] or ("still short" if r["first_stop"] else "–"),
-                     f"{r['worst_lead_days']:.0f} ({r['worst_lead_month']})" if not math.isnan(r["worst_lead_days"]) else "–"]
-                    for r in rows], numeric_from=4)
-    return f"<ul class='headline'>{items}</ul>{table}"
+        return render("headline.html.j2", rows=[], table="")
+    frame = pd.DataFrame({
+        "facility": [r["facility"] for r in rows], "country": [r["country"] for r in rows],
+        "sector": [r["sector"] for r in rows], "share of plan lost": [pct(r["share_lost"]) for r in rows],
+        "units lost": [f"{num(r['units_lost'])} {r['unit']}" for r in rows],
+        "first stop": [r["first_stop"] or "–" for r in rows], "days stopped": [num(r["stopped_days"]) for r in rows],
+        "longest stop (days)": [num(r["longest_stop_days"]) for r in rows],
+        "back at plan": [r["recovered"] or ("still short" if r["first_stop"] else "–") for r in rows],
+        "worst monthly median lead time (days)": [f"{num(r['worst_lead_days'])} ({r['worst_lead_month']})"
+                                                  if not math.isnan(r["worst_lead_days"]) else "–" for r in rows]})
+    numeric = ["share of plan lost", "units lost", "days stopped", "longest stop (days)"]
+    return render("headline.html.j2", rows=rows, table=table(frame, numeric=numeric))
 
 
 def build_run_report(run_dir: str | Path) -> Path:
@@ -443,8 +461,9 @@ def _build_run_report(run_dir: str | Path) -> Path:
     out = run.path
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        summary = summary_html(run, out)
         sections = [chart_timeline(run, out)]
-        headline = Section("Headline", html=_headline_html(headline_rows(run)))
+        headline = Section("Demand facilities, largest share of plan lost first", html=_headline_html(headline_rows(run)))
         if run.missing:
             headline.notes.append(f"Missing from the run folder: {', '.join(run.missing)}; the charts that need them are skipped.")
         timeline_png = _timeline_png(run, out)
@@ -454,7 +473,7 @@ def _build_run_report(run_dir: str | Path) -> Path:
                                         chart_lead_times, chart_licensing, chart_markets, section_replications))
         sections.extend(section for section in drawn if section is not None)  # None: a layer the run does not have
     title = f"resim run report: {run.manifest.get('scenario', run.path.name)}"
-    return _write(out / REPORT_NAME, _page(title, _run_meta(run), [headline, *sections]))
+    return _write(out / REPORT_NAME, page(title, [_run_meta(run)], [headline, *sections], summary=summary))
 
 
 _FORKED_RUN: RunData | None = None  # the run a forked drawing worker inherits
@@ -538,4 +557,5 @@ def _timeline_png(run: RunData, out: Path) -> Chart | None:
         return None
     tf = plots.time_figure(0, "What happened when: the scenario's timeline", run.start, run.end, [("", run.events)])
     return Chart(plots.save(tf.fig, out / "timeline.png").name, "Timeline",
-                 "Shaded: a control in force. Every time chart below shares this strip and marks the events with dotted lines.")
+                 "One row per export control, shaded while it is in force, with a marker at each change; all facility changes "
+                 "on one row (×n: n changes that day). Every time chart below shares this strip and marks the events with dotted lines.")
