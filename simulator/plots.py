@@ -332,7 +332,7 @@ def heatmap_figure(values: np.ndarray, rows: Sequence[str], columns: Sequence[st
     the same share in every report. Cells are labelled with their rounded value where they fit."""
     values = np.asarray(values, dtype=float)
     n_rows, n_cols = values.shape
-    height = 1.3 + 0.3 * n_rows
+    height = max(2.8, 1.3 + 0.3 * n_rows)
     fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     FigureCanvasAgg(fig)
     left = min(0.4, (0.068 * max((len(r) for r in rows), default=4) + 0.35) / WIDTH_IN)

@@ -464,6 +464,9 @@ def _build_run_report(run_dir: str | Path) -> Path:
         summary = summary_html(run, out)
         sections = [chart_timeline(run, out)]
         headline = Section("Demand facilities, largest share of plan lost first", html=_headline_html(headline_rows(run)))
+        if (run.path / "replications").is_dir():
+            headline.notes.append(f"One replication (seed {run.manifest.get('seed', '?')}); the summary above and the "
+                                  "replications section below are over all of them.")
         if run.missing:
             headline.notes.append(f"Missing from the run folder: {', '.join(run.missing)}; the charts that need them are skipped.")
         timeline_png = _timeline_png(run, out)

@@ -199,18 +199,18 @@ def _fact_items(run: RunData, reps: list[RunData], runs: pd.DataFrame | None) ->
     total = len(runs) if runs is not None and first_note.startswith("over all") else len(reps)
     items = [{"label": "first stop (mean, 95% interval)",
               "value": with_interval(m, lo, hi, lambda d: _day_to_date(run, d)) if n else "none",
-              "detail": f"a stop in {n} of {total} replications ({first_note})"}]
+              "detail": f"a stop in {n} of {total} replications"}]
     m, lo, hi, _ = _interval([x.longest_stop_days for x in all_facts])
     items.append({"label": "longest stop (mean, 95% interval)", "value": with_interval(m, lo, hi, lambda d: f"{num(d)} d"),
                   "detail": kept})
     m, lo, hi, _ = _interval([x.worst_lead_days for x in all_facts])
     items.append({"label": "worst monthly median lead time", "value": with_interval(m, lo, hi, lambda d: f"{num(d)} d"),
                   "detail": kept})
-    short = sum(1 for x in all_facts if x.still_short)
-    m, lo, hi, n = _interval([x.recovered_day for x in all_facts if x.stopped])
-    items.append({"label": "recovery", "value": f"still short at the end in {short} of {len(reps)}",
-                  "detail": (f"all back at plan by {with_interval(m, lo, hi, lambda d: _day_to_date(run, d))} where they recovered"
-                             if n else "") + f" ({kept})"})
+    stopped = [x for x in all_facts if x.stopped]
+    m, lo, hi, n = _interval([x.recovered_day for x in stopped])
+    items.append({"label": "recovery", "value": f"all back at plan in {n} of {len(stopped)}" if stopped else "no stop",
+                  "detail": (f"by {with_interval(m, lo, hi, lambda d: _day_to_date(run, d))}; " if n else "")
+                  + f"replications with a stop, {kept}"})
     return items
 
 
