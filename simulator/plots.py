@@ -67,6 +67,7 @@ def run_colour(i: int) -> str:
 
 ACTION_STYLE = {  # action -> (colour, marker, label)
     "expect": ("#8c564b", "<", "expected (pre-buying)"),
+    "announce": ("#e377c2", ">", "announced (pre-buying)"),
     "impose": ("#d62728", "v", "imposed"),
     "ease": ("#ff7f0e", "D", "eased"),
     "general_licence": ("#bcbd22", "P", "general licence"),
@@ -76,8 +77,9 @@ ACTION_STYLE = {  # action -> (colour, marker, label)
     "suspension ends": ("#1f77b4", "s", "suspension ends"),
     "lift": ("#333333", "x", "lifted"),
     "set": ("#9467bd", "o", "facility changed"),
+    "new supply": ("#2ca02c", "*", "new supply committed"),
 }
-FACILITY_ACTIONS = ("set", "release_stockpile")  # events on facilities: grouped on one strip row
+FACILITY_ACTIONS = ("set", "release_stockpile", "new supply")  # events on facilities: grouped on one strip row
 FACILITY_ROW = "facility changes"
 CONTROL_BAND = "#4c72b0"  # a control in force: blue-grey, unlike the red of "below plan"
 BELOW_PLAN = "#d62728"
@@ -163,7 +165,7 @@ def draw_timeline(ax, events: Sequence[TimelineEvent], start: pd.Timestamp, end:
         colour, marker, _ = ACTION_STYLE.get(action, ("#000000", "o", action))
         x, y = mdates.date2num(date), y0 + rows.index(row)
         ax.plot([x], [y], marker=marker, color=colour, markersize=9, linestyle="none", markeredgewidth=1.2,
-                markeredgecolor="white" if marker not in ("x", "P") else colour)
+                markeredgecolor="white" if marker not in ("x", "P", "*") else colour, clip_on=False)  # whole at the edges
         if n > 1:
             ax.annotate(f"×{n}", (x, y), xytext=(0, 7), textcoords="offset points", ha="center", va="bottom", fontsize=7,
                         color="#444444")
@@ -223,6 +225,8 @@ def time_figure(n_panels: int, title: str, start: pd.Timestamp, end: pd.Timestam
     nc = nc if n_panels else 1
     blocks = [(prefix, ev, [f"{prefix}{_row_label(r, ev)}" for r in _strip_rows(ev)] or [f"{prefix}(no events)"])
               for prefix, ev in timelines]
+    if not any(ev for _, ev in timelines):
+        blocks = []  # no events at all: no strip
     labels = [label for _, _, got in blocks for label in got]
     strip_h = 0.5 + 0.34 * len(labels) if labels else 0.0
     height = strip_h + panel_height * nrows + 0.9
@@ -231,7 +235,7 @@ def time_figure(n_panels: int, title: str, start: pd.Timestamp, end: pd.Timestam
     ratios = ([strip_h] if labels else []) + [panel_height] * nrows
     left = max(0.075, (0.065 * max((len(x) for x in labels), default=0) + 0.3) / WIDTH_IN)
     gs = fig.add_gridspec(len(ratios), nc, height_ratios=ratios, hspace=0.5, wspace=0.3,
-                          left=left, right=0.86 if labels else 0.97, top=1 - 0.6 / height, bottom=0.45 / height)
+                          left=left, right=0.86, top=1 - 0.75 / height, bottom=0.45 / height)
     xlim = (mdates.date2num(start), mdates.date2num(end))
     strips = []
     for c in range(nc if labels else 0):

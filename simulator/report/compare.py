@@ -128,8 +128,8 @@ def _compare_lines(runs, letters, title, items, series_fn, ylabel, start, end, t
     for ax in tf.axes:
         for h, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, h)
-    if handles:
-        tf.axes[0].legend(list(handles.values()), list(handles.keys()), loc="lower left", fontsize=7.5, framealpha=0.85)
+    if handles:  # beside the panels, never over a line
+        plots.side_legend(tf, list(handles.values()), list(handles.keys()), "run")
     return tf.fig
 
 
@@ -145,9 +145,10 @@ def _cover_min(run: RunData, name: str):
     return _min_cover(g.assign(date=_dates(g["date"]))) if len(g) else None
 
 
-def _exports(run: RunData, exporter: str):
+def _exports(run: RunData, item: tuple[str, str]):
+    material, exporter = item  # one material: tonnes of magnets and of concentrate are never added up
     fl = _cross_border(run.tables["flows_monthly"])
-    s = fl[fl["exporter"].astype(str) == exporter].groupby("month")["tonnes"].sum()
+    s = fl[(fl["exporter"].astype(str) == exporter) & (fl["material"].astype(str) == material)].groupby("month")["tonnes"].sum()
     months = sorted(run.tables["flows_monthly"]["month"].astype(str).unique())
     s = s.reindex(months).fillna(0.0)
     s.index = _mid_month(pd.Series(months, dtype=str))
@@ -169,10 +170,14 @@ def _backlog_total(run: RunData, _item=None):
     return _backlog(lic, pd.date_range(run.start, run.end, freq="D"))["all"]
 
 
-def _largest(frames: list[pd.DataFrame], key: str) -> list[str]:
+def _largest(frames: list[pd.DataFrame], key: list[str]) -> list[tuple[str, ...]]:
     """The ``key`` values with the most tonnes over all runs, largest first (at most a figure's panels)."""
+    frames = [f.astype({k: str for k in key}) for f in frames if len(f)]
+    if not frames:
+        return []
     totals = pd.concat([f.groupby(key)["tonnes"].sum() for f in frames])
-    return list(totals.groupby(level=0).sum().sort_values(ascending=False).index.astype(str))[:MAX_PANELS] if len(totals) else []
+    totals = totals.groupby(level=list(range(len(key)))).sum().sort_values(ascending=False, kind="stable")
+    return [g if isinstance(g, tuple) else (g,) for g in totals.index][:MAX_PANELS]
 
 
 def build_compare_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
@@ -227,17 +232,18 @@ def _build_compare_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -
         sections.append(sec)
         # One panel per largest group (exporter, destination), each run a line.
         for title, frames, key, label, chart_title, series, unit, png, alt, empty in (
-            ("Monthly exports", [_cross_border(r.tables["flows_monthly"]) for r in runs], "exporter", "from {}",
-             "Monthly cross-border exports by exporting country (tonnes, all materials), run by run", _exports,
+            ("Monthly exports", [_cross_border(r.tables["flows_monthly"]) for r in runs], ["material", "exporter"], "{} from {}",
+             "Monthly cross-border exports by material and exporting country (tonnes), run by run", _exports,
              "t/month", "compare_flows.png", "Exports compared", "No cross-border flows in these runs; chart skipped."),
-            ("Lead times", [r.tables["lead_times"] for r in runs], "destination", "to {}",
+            ("Lead times", [r.tables["lead_times"] for r in runs], ["destination"], "to {}",
              "Median lead time by destination and month of delivery (days), run by run", _lead_median, "days",
              "compare_lead_times.png", "Lead times compared", "No deliveries in these runs; chart skipped."),
         ):
             sec = Section(title)
             groups = _largest(frames, key)
             if groups:
-                fig = _compare_lines(runs, letters, chart_title, [(g, label.format(g)) for g in groups], series, unit,
+                items = [(g if len(g) > 1 else g[0], label.format(*g)) for g in groups]
+                fig = _compare_lines(runs, letters, chart_title, items, series, unit,
                                      start, end, timelines)
                 sec.charts.append(Chart(plots.save(fig, out / png).name, alt))
             else:

@@ -8,6 +8,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib.lines
+import matplotlib.patches
 import numpy as np
 import pandas as pd
 
@@ -111,7 +113,7 @@ def chart_production(run: RunData, out: Path) -> Section:
         sec.notes.append(f"Showing {min(len(order), MAX_PANELS * MAX_FIGURES)} of {total} demand facilities: those that "
                          "lost output, largest share of plan lost first, then others while a figure has room (shortages.csv has all).")
     for k, names in enumerate(chunks):
-        tf = plots.time_figure(len(names), "Production by demand facility: made per day (solid, 7-day mean) against plan (dashed); shaded: days below plan",
+        tf = plots.time_figure(len(names), "Production by demand facility: made per day against plan",
                                run.start, run.end, [("", run.events)])
         for ax, name in zip(tf.axes, names):
             g = groups.get(name)
@@ -125,8 +127,8 @@ def chart_production(run: RunData, out: Path) -> Section:
             x = g["date"].to_numpy()
             planned, produced = g["planned_units"].to_numpy(float), g["produced_units"].to_numpy(float)
             short = (produced < planned * (1 - 1e-9)) & (planned > 0)
-            ax.fill_between(x, 0, 1, where=short, step="post", transform=ax.get_xaxis_transform(), color="#d62728",
-                            alpha=0.2, linewidth=0, label="below plan")
+            ax.fill_between(x, 0, 1, where=short, step="post", transform=ax.get_xaxis_transform(), color=plots.BELOW_PLAN,
+                            alpha=0.2, linewidth=0, label="day below plan")
             smooth = pd.Series(produced).rolling(7, min_periods=1).mean().to_numpy()
             ax.step(x, planned, where="post", color="#555555", linestyle="--", linewidth=1.1, label="plan")
             ax.plot(x, smooth, color=colour, linewidth=1.5, label="produced (7-day mean)")
@@ -139,6 +141,8 @@ def chart_production(run: RunData, out: Path) -> Section:
                                     f"{float(r['stopped_days']):.0f} days below plan")
                 else:
                     _panel_note(ax, "no units lost")
+        handles, labels = tf.axes[0].get_legend_handles_labels() if tf.axes else ([], [])
+        plots.side_legend(tf, handles, labels)
         sec.charts.append(Chart(plots.save(tf.fig, out / f"production{_suffix(k)}.png").name,
                                 "Production against plan",
                                 "Units made per day (solid, mean of the last 7 days) against plan (dashed); shaded days made less than plan. "
@@ -219,10 +223,10 @@ def chart_cover(run: RunData, out: Path) -> Section:
                 top = max(top, float(np.nanpercentile(y, 98)))
             ax.axhline(0, color="#333333", linewidth=0.8)
             ax.set_ylim(bottom=-0.02 * max(top, 1.0), top=max(top, 1.0) * 1.2)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(loc="upper right", fontsize=7.5, framealpha=0.85)
-            else:
+            if not ax.get_legend_handles_labels()[0]:
                 _empty_panel(ax, "no cover recorded")
+        shown = sorted({m for _, mats in items for m in mats})
+        plots.side_legend(tf, [matplotlib.lines.Line2D([], [], color=colours[m], linewidth=1.4) for m in shown], shown, "input")
         sec.charts.append(Chart(plots.save(tf.fig, out / f"cover{_suffix(k)}.png").name, "Days of cover",
                                 "Stock on hand of each input divided by its planned daily use; at zero the line runs dry."))
     return sec
@@ -275,7 +279,8 @@ def chart_flows(run: RunData, out: Path) -> Section:
         if not math.isnan(baseline):
             legend.setdefault("baseline", ax.axhline(baseline, color="#111111", linestyle="--", linewidth=1.1))
             if baseline > 0 and len(bottom):  # inside the panel, above the bars: never over the title
-                _panel_note(ax, f"baseline {_compact(baseline)} t/mo; last month {100 * bottom[-1] / baseline:.0f}%")
+                recent = float(np.mean(bottom[-3:]))  # three months: shipments come in weekly lumps
+                _panel_note(ax, f"baseline {_compact(baseline)} t/mo; last 3 months {100 * recent / baseline:.0f}%")
         ax.set_ylabel("t/month")
         ax.set_ylim(0, top * 1.4)
     items = sorted(legend.items(), key=lambda kv: (kv[0] == "baseline", kv[0]))
@@ -329,7 +334,9 @@ def chart_lead_times(run: RunData, out: Path) -> Section:
         ax2.set_title(f"to {dest}", fontsize=10, loc="left", color=colour, fontweight="bold")
         ax2.set_ylabel("mean days")
         ax2.set_ylim(0, max(float(bottom.max()) if len(bottom) else 0, 1.0) * 1.3)
-    plots.side_legend(tf, *tf.axes[0].get_legend_handles_labels())
+    plots.side_legend(tf, [matplotlib.patches.Patch(color="#888888", alpha=0.3, linewidth=0),
+                           matplotlib.lines.Line2D([], [], color="#555555", marker="o", markersize=3.5, linewidth=1.6)],
+                      ["p10–p90 of shipments", "median"], "in each destination's colour")
     plots.side_legend(tf2, *tf2.axes[0].get_legend_handles_labels(), "mean days")
     sec.charts.append(Chart(plots.save(tf.fig, out / "lead_times.png").name, "Lead times",
                             "Median lead time of shipments delivered each month (line) and the 10th–90th percentile band."))
@@ -387,7 +394,7 @@ def chart_licensing(run: RunData, out: Path) -> Section:
         ax.bar(x, counts, width=width, color=colour, label=f"{label} ({int(counts.sum())})", align="center")
     ax.set_ylabel("applications/week")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.85)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, borderaxespad=0)  # beside, not over, the bars
     ax.set_title("applications and decisions per week", fontsize=10, loc="left")
     back = _backlog(lic, days, "destination")
     cols = list(back.max().sort_values(ascending=False).index)
@@ -395,7 +402,7 @@ def chart_licensing(run: RunData, out: Path) -> Section:
                   labels=[f"to {c}" for c in cols], alpha=0.85)
     ax2.set_ylabel("pending applications")
     ax2.set_title("backlog by destination", fontsize=10, loc="left")
-    ax2.legend(loc="upper right", fontsize=8, ncol=2, framealpha=0.85)
+    ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, borderaxespad=0)
     sec.charts.append(Chart(plots.save(tf.fig, out / "licensing.png").name, "Licensing",
                             "Applications filed and decided per week (released: approved in a backlog release or "
                             "when a control was lifted), and applications waiting for a decision."))

@@ -219,7 +219,9 @@ def chart_loss_heatmap(matrix: pd.DataFrame, countries: dict[str, str], out: Pat
     if matrix.empty or matrix.shape[1] == 0:
         return None
     lost = matrix.fillna(0.0).max(axis=1) > 0
-    matrix = matrix[lost].iloc[:MAX_ROWS] if lost.any() else matrix.iloc[:1]
+    if not lost.any():
+        return None  # nothing to show: the summary says so
+    matrix = matrix[lost].iloc[:MAX_ROWS]
     fig = plots.heatmap_figure(matrix.to_numpy(float) * 100, [f"{f} ({countries.get(f, '?')})" for f in matrix.index],
                                [str(m) for m in matrix.columns], title, "% of planned output lost")
     return Chart(plots.save(fig, out / "loss_heatmap.png").name, "Where and when output was lost",
@@ -256,8 +258,9 @@ def summary_html(run: RunData, out: Path) -> str:
         frame = frame.rename(columns={"all": "all countries"})
         lost_table = table(frame, numeric=[c for c in frame.columns if c not in ("sector", "unit")])
     chart = chart_loss_heatmap(matrix, countries, out, heat_title)
+    no_loss = "" if chart else "No demand facility made less than planned in any month: nothing to map."
     return render("summary.html.j2", facts=_fact_items(run, reps, runs), lost_table=lost_table, loss_note=loss_note,
-                  chart=chart)
+                  chart=chart, no_loss=no_loss)
 
 
 def _kept_as_runs(reps: list[RunData]) -> pd.DataFrame:
