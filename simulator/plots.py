@@ -292,7 +292,7 @@ def grid_figure(n_panels: int, title: str, panel_height: float = 2.8, ncols: int
     fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     FigureCanvasAgg(fig)
     gs = fig.add_gridspec(nrows, nc, hspace=0.6, wspace=0.28, left=0.08, right=0.97,
-                          top=1 - 0.6 / height, bottom=0.5 / height)
+                          top=1 - 0.85 / height, bottom=0.5 / height)
     fig.suptitle(title, fontsize=13, fontweight="bold", x=0.01, ha="left")
     axes = []
     for i in range(n_panels):

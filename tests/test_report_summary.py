@@ -221,3 +221,35 @@ def test_sweep_heatmap_outlines_cells_near_the_best(tmp_path):
     img = mpimg.imread(folder / "sweep_heatmaps.png")[..., :3]
     outline = (img[..., 0] > 0.9) & (img[..., 1] < 0.15) & (img[..., 2] > 0.55)  # the magenta outline (#ff00aa)
     assert outline.sum() > 200, "no cell is outlined in the heatmap"
+
+
+# ---------------------------------------------------------------------- replications, folder
+
+
+def test_replications_summary_is_the_mean_and_interval_over_all_replications(tmp_path):
+    """Three replications of tiny: the summary's DE ev cell is the mean of the three runs'
+    share_lost.de_ev and its 95% bootstrap interval (as summary.csv), not one run's share."""
+    from simulator.cli import main
+    from simulator.sweep.summary import mean_ci95
+
+    folder = tmp_path / "reps"
+    assert main(["run", str(DATA / "tiny.yaml"), "--replications", "3", "--out", str(folder), "--workers", "1",
+                 "--quiet"]) == 0
+    shares = pd.read_parquet(folder / "runs.parquet")["share_lost.de_ev"].to_numpy(float)
+    assert len(set(shares)) > 1, "the replications should differ"
+    low, high = mean_ci95([shares])[0]
+    text = (folder / "report.html").read_text(encoding="utf-8")
+    summary = text[text.index('id="summary"'):text.index("</section>")]
+    assert f"{pct(shares.mean())} [{pct(low)}–{pct(high)}]" in summary
+    assert "over 3 replications" in summary and "a stop in 3 of 3 replications" in summary
+    assert "One replication (seed" in text  # the per-facility sentences say whose they are
+
+
+def test_the_report_names_the_folder_the_run_is_renamed_to(tmp_path):
+    """The report is built in the run's hidden temporary folder; it names the final folder."""
+    from simulator.results import write_run
+
+    target = tmp_path / "final"
+    write_run(run(load_scenario(DATA / "tiny.yaml", ["horizon_days=80"]), seed=1), out=target, finish=build_run_report)
+    text = (target / "report.html").read_text(encoding="utf-8")
+    assert f"folder <b>{target}</b>" in text and ".final." not in text

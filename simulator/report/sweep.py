@@ -82,6 +82,8 @@ def _value_text(metric: str, v: float) -> str:
         return "–"
     if _is_share(metric):
         return pct(v)
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
     text = f"{v:.3g}"
     return "0" if float(text) == 0 else text
 
@@ -167,16 +169,18 @@ def _sweep_two(ok, parameters, metrics, out, labels=None) -> list[Chart]:
             st = _point_stats(ok, [p1, p2], metric)
             st["near_best"] = overlaps_best(st, metric)
             scale = 100.0 if _is_share(metric) else 1.0
-            table_ = st.pivot_table(index=p2, columns=p1, values="mean", aggfunc="mean")
+            table_ = st.pivot_table(index=p2, columns=p1, values="mean", aggfunc="mean", dropna=False)
             vmin, vmax = colour_range(st)
-            if table_.size <= 400 and table_.notna().sum().sum() >= 0.8 * len(st):  # a grid
-                near = st.pivot_table(index=p2, columns=p1, values="near_best", aggfunc="max").reindex_like(table_)
+            if table_.size <= 400 and table_.size == len(st):  # a full grid (cells where the metric is undefined stay grey)
+                near = st.pivot_table(index=p2, columns=p1, values="near_best", aggfunc="max", dropna=False).reindex_like(table_)
                 values = table_.to_numpy(float)
-                im = ax.imshow(values * scale, origin="lower", aspect="auto", cmap="viridis", vmin=vmin * scale, vmax=vmax * scale)
+                im = ax.imshow(values * scale, origin="lower", aspect="auto", cmap=matplotlib.colormaps["viridis"].with_extremes(
+                    bad="#dddddd"), vmin=vmin * scale, vmax=vmax * scale)
                 ax.set_xticks(range(table_.shape[1]), tick_labels(table_.columns), fontsize=7.5)
                 ax.set_yticks(range(table_.shape[0]), tick_labels(table_.index), fontsize=7.5)
                 for (i, j), v in np.ndenumerate(values):
                     if math.isnan(v):
+                        ax.text(j, i, "undefined", ha="center", va="center", fontsize=7, color="#555555")
                         continue
                     if bool(near.iloc[i, j]):
                         ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#ff00aa",
