@@ -214,11 +214,11 @@ def _grid_shape(n: int) -> tuple[int, int]:
 
 def time_figure(n_panels: int, title: str, start: pd.Timestamp, end: pd.Timestamp,
                 timelines: Sequence[tuple[str, Sequence[TimelineEvent]]] = (), panel_height: float = 2.3,
-                ncols: int | None = None) -> TimeFigure:
+                ncols: int | None = None, label_chars: int = 0, gap_in: float = 1.0) -> TimeFigure:
     """A figure whose panels share a date axis with the timeline strip above each column.
 
     ``timelines`` is [(label prefix, events)], one block of strip rows per run (one for a run
-    report, one per run in a comparison)."""
+    report, one per run in a comparison). ``label_chars``: room for panel tick labels that long; ``gap_in``: inches between rows (room for panel titles)."""
     n_panels = max(0, n_panels)
     nrows, nc = _grid_shape(max(1, n_panels)) if ncols is None else (math.ceil(n_panels / ncols), ncols)
     nrows = nrows if n_panels else 0
@@ -233,8 +233,8 @@ def time_figure(n_panels: int, title: str, start: pd.Timestamp, end: pd.Timestam
     fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     FigureCanvasAgg(fig)
     ratios = ([strip_h] if labels else []) + [panel_height] * nrows
-    left = max(0.075, (0.065 * max((len(x) for x in labels), default=0) + 0.3) / WIDTH_IN)
-    gs = fig.add_gridspec(len(ratios), nc, height_ratios=ratios, hspace=0.5, wspace=0.3,
+    left = max(0.075, (0.065 * max([len(x) for x in labels] + [label_chars]) + 0.3) / WIDTH_IN)
+    gs = fig.add_gridspec(len(ratios), nc, height_ratios=ratios, hspace=gap_in / (sum(ratios) / len(ratios)), wspace=0.3,
                           left=left, right=0.86, top=1 - 0.75 / height, bottom=0.45 / height)
     xlim = (mdates.date2num(start), mdates.date2num(end))
     strips = []
@@ -284,14 +284,16 @@ def side_legend(tf: TimeFigure, handles: Sequence, labels: Sequence[str], title:
                   title=title, title_fontsize=8.5, alignment="left")
 
 
-def grid_figure(n_panels: int, title: str, panel_height: float = 2.8, ncols: int | None = None) -> tuple[Figure, list]:
-    """Small multiples without a time axis."""
+def grid_figure(n_panels: int, title: str, panel_height: float = 2.8, ncols: int | None = None,
+                label_chars: int = 0) -> tuple[Figure, list]:
+    """Small multiples without a time axis; ``label_chars``: room for y tick labels that long."""
     n_panels = max(1, n_panels)
     nrows, nc = _grid_shape(n_panels) if ncols is None else (math.ceil(n_panels / ncols), ncols)
     height = panel_height * nrows + 0.9
     fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     FigureCanvasAgg(fig)
-    gs = fig.add_gridspec(nrows, nc, hspace=0.6, wspace=0.28, left=0.08, right=0.97,
+    left = max(0.08, (0.065 * label_chars + 0.3) / WIDTH_IN)
+    gs = fig.add_gridspec(nrows, nc, hspace=0.6, wspace=0.28, left=left, right=0.97,
                           top=1 - 0.85 / height, bottom=0.5 / height)
     fig.suptitle(title, fontsize=13, fontweight="bold", x=0.01, ha="left")
     axes = []
@@ -330,33 +332,31 @@ def fan(ax, x, samples: np.ndarray, colour: str, label: str | None = None) -> No
     ax.plot(x, q50, color=colour, linewidth=1.6, label=label)
 
 
-def heatmap_figure(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], title: str, scale_label: str,
-                   vmax: float = 100.0) -> Figure:
-    """Rows x columns of percentages on a fixed white-to-red scale (0..vmax): the same colour means
-    the same share in every report. Cells are labelled with their rounded value where they fit."""
+def month_heatmap(values: np.ndarray, rows: Sequence[str], months: Sequence[str], title: str, scale_label: str,
+                  start: pd.Timestamp, end: pd.Timestamp, events: Sequence[TimelineEvent] = (), vmax: float = 100.0) -> Figure:
+    """Rows x calendar months of percentages on a fixed white-to-red scale (0..vmax: the same
+    colour means the same share in every report), under the timeline strip on the same dates,
+    so a reader sees when output was lost against when controls were in force. Cells are
+    labelled with their rounded value where they fit."""
     values = np.asarray(values, dtype=float)
     n_rows, n_cols = values.shape
-    height = max(2.8, 1.3 + 0.3 * n_rows)
-    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
-    FigureCanvasAgg(fig)
-    left = min(0.4, (0.068 * max((len(r) for r in rows), default=4) + 0.35) / WIDTH_IN)
-    ax = fig.add_axes((left, 0.55 / height, 0.86 - left, 1 - 1.15 / height))
+    tf = time_figure(1, title, start, end, [("", events)], panel_height=max(0.8, 0.3 * n_rows), ncols=1,
+                     label_chars=max((len(r) for r in rows), default=0), gap_in=0.3)
+    ax = tf.axes[0]
+    edges = mdates.date2num([pd.Timestamp(m + "-01") for m in months] + [pd.Timestamp(months[-1] + "-01") + pd.offsets.MonthBegin(1)])
     cmap = LinearSegmentedColormap.from_list("lost", ["#ffffff", "#fcbba1", "#fb6a4a", "#cb181d", "#67000d"]).with_extremes(
         bad="#eeeeee")  # white at zero: a month without loss is blank
-    im = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+    mesh = ax.pcolormesh(edges, np.arange(n_rows + 1) - 0.5, np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=vmax,
+                         edgecolors="white", linewidth=0.8)
+    ax.set_ylim(n_rows - 0.5, -0.5)
     ax.set_yticks(range(n_rows), rows, fontsize=8.5)
-    step = max(1, math.ceil(n_cols / 18))
-    ax.set_xticks(range(0, n_cols, step), [str(c) for c in columns][::step], fontsize=8, rotation=45, ha="right",
-                  rotation_mode="anchor")
-    ax.set_xticks(np.arange(-0.5, n_cols, 1), minor=True)
-    ax.set_yticks(np.arange(-0.5, n_rows, 1), minor=True)
-    ax.grid(which="minor", color="white", linewidth=1)
-    ax.tick_params(which="minor", length=0)
+    ax.grid(False)
     if n_cols <= 24:
         for (i, j), v in np.ndenumerate(values):
             if not math.isnan(v) and v >= 0.5:
-                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7, color="white" if v > 0.55 * vmax else "#333333")
-    cax = fig.add_axes((0.88, 0.55 / height, 0.015, 1 - 1.15 / height))
-    fig.colorbar(im, cax=cax).set_label(scale_label, fontsize=8)
-    fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
-    return fig
+                ax.text((edges[j] + edges[j + 1]) / 2, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if v > 0.55 * vmax else "#333333")
+    box = ax.get_position()
+    cax = tf.fig.add_axes((0.875, box.y0, 0.012, box.height))
+    tf.fig.colorbar(mesh, cax=cax).set_label(scale_label, fontsize=8)
+    return tf.fig

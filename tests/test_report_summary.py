@@ -240,7 +240,7 @@ def test_replications_summary_is_the_mean_and_interval_over_all_replications(tmp
     low, high = mean_ci95([shares])[0]
     text = (folder / "report.html").read_text(encoding="utf-8")
     summary = text[text.index('id="summary"'):text.index("</section>")]
-    assert f"{pct(shares.mean())} [{pct(low)}–{pct(high)}]" in summary
+    assert f"{pct(shares.mean())} [{num(100 * low, 1)}–{num(100 * high, 1)}]" in summary
     assert "over 3 replications" in summary and "a stop in 3 of 3 replications" in summary
     assert "One replication (seed" in text  # the per-facility sentences say whose they are
 

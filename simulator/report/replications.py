@@ -45,6 +45,17 @@ def _monthly_matrix(runs: Sequence[RunData], fn) -> tuple[pd.DatetimeIndex, np.n
     return pd.DatetimeIndex(x), np.vstack([s.reindex(months).to_numpy(float) for s in series])
 
 
+def _fan_legend(tf) -> None:
+    import matplotlib.lines
+    import matplotlib.patches
+
+    grey = "#555555"
+    plots.side_legend(tf, [matplotlib.lines.Line2D([], [], color=grey, linewidth=1.6),
+                           matplotlib.patches.Patch(color=grey, alpha=0.45, linewidth=0),
+                           matplotlib.patches.Patch(color=grey, alpha=0.15, linewidth=0)],
+                      ["median", "middle 50% of replications", "middle 90%"], "across replications")
+
+
 def section_replications(run: RunData, out: Path) -> Section:
     sec = Section("Replications")
     reps = _replications(run)
@@ -73,6 +84,7 @@ def section_replications(run: RunData, out: Path) -> Section:
             ax.set_title(f"{name} ({countries.get(name, '?')})", fontsize=10, loc="left")
             ax.set_ylabel(ylabel)
             ax.set_ylim(*ylim)
+        _fan_legend(tf)
         sec.charts.append(Chart(plots.save(tf.fig, out / filename).name, chart_title))
     dests = list(run.tables["lead_times"].groupby("destination")["tonnes"].sum().sort_values(ascending=False).index.astype(str))[:MAX_PANELS]
     if dests:
@@ -87,20 +99,26 @@ def section_replications(run: RunData, out: Path) -> Section:
             ax.set_title(f"to {dest}", fontsize=10, loc="left")
             ax.set_ylabel("days")
             ax.set_ylim(bottom=0)
+        _fan_legend(tf)
         sec.charts.append(Chart(plots.save(tf.fig, out / "fan_lead_times.png").name, "Lead-time fan chart"))
-    exporters = list(_cross_border(run.tables["flows_monthly"]).groupby("exporter")["tonnes"].sum()
-                     .sort_values(ascending=False).index.astype(str))[:MAX_PANELS]
-    if exporters:
-        tf = plots.time_figure(len(exporters), "Monthly cross-border exports across replications (tonnes)", run.start, run.end, timeline)
-        for ax, exporter in zip(tf.axes, exporters):
-            def tonnes(r, exporter=exporter):
+    cross = _cross_border(run.tables["flows_monthly"])
+    pairs = list(cross.groupby([cross["material"].astype(str), cross["exporter"].astype(str)])["tonnes"].sum()
+                 .sort_values(ascending=False, kind="stable").index)[:MAX_PANELS]
+    if pairs:  # one material a panel: tonnes of magnets and of concentrate are never added up
+        tf = plots.time_figure(len(pairs), "Monthly cross-border exports by material across replications (tonnes)", run.start,
+                               run.end, timeline)
+        for ax, (material, exporter) in zip(tf.axes, pairs):
+            def tonnes(r, material=material, exporter=exporter):
                 fl = _cross_border(r.tables["flows_monthly"])
-                return fl[fl["exporter"].astype(str) == exporter].groupby("month")["tonnes"].sum()
+                fl = fl[(fl["exporter"].astype(str) == exporter) & (fl["material"].astype(str) == material)]
+                months = sorted(r.tables["flows_monthly"]["month"].astype(str).unique())
+                return fl.groupby(fl["month"].astype(str))["tonnes"].sum().reindex(months, fill_value=0.0)  # no exports: 0 t
             x, m = _monthly_matrix(reps, tonnes)
             plots.fan(ax, x, np.nan_to_num(m), country_colour(exporter))
-            ax.set_title(f"from {exporter}", fontsize=10, loc="left")
+            ax.set_title(f"{material} from {exporter}", fontsize=10, loc="left")
             ax.set_ylabel("t/month")
             ax.set_ylim(bottom=0)
+        _fan_legend(tf)
         sec.charts.append(Chart(plots.save(tf.fig, out / "fan_flows.png").name, "Exports fan chart"))
     rows = []
     for name in _demand_order(run):

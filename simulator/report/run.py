@@ -240,7 +240,7 @@ def _baseline_months(run: RunData, months: list[str]) -> list[str]:
 
 
 def chart_flows(run: RunData, out: Path) -> Section:
-    sec = Section("Monthly flows by exporter and destination")
+    sec = Section("Monthly exports by material, exporter and destination")
     fl = run.tables["flows_monthly"]
     cross = _cross_border(fl)
     if fl.empty:

@@ -147,7 +147,7 @@ def _share_cells_over_runs(run: RunData, runs: pd.DataFrame) -> pd.DataFrame | N
         if w.sum() <= 0:
             return "–"
         mean, low, high, _ = _interval(shares @ w / w.sum())
-        return with_interval(mean, low, high, pct)
+        return with_interval(mean, low, high, pct, lambda v: num(100 * v, 1))
 
     sectors, countries = sh["sector"].astype(str).to_numpy(), sh["country"].astype(str).to_numpy()
     base = loss_by_sector_country(run)
@@ -159,10 +159,16 @@ def _share_cells_over_runs(run: RunData, runs: pd.DataFrame) -> pd.DataFrame | N
     return out
 
 
-def with_interval(mean: float, low: float, high: float, fmt: Callable[[float], str]) -> str:
+def with_interval(mean: float, low: float, high: float, fmt: Callable[[float], str],
+                  bound: Callable[[float], str] | None = None) -> str:
+    """'mean [low–high]' ('1.6% [1.5–1.7]' with ``bound`` writing the bounds without the unit);
+    the mean alone where there is no interval or it reads the same as the mean."""
     if math.isnan(mean):
         return "–"
-    return fmt(mean) if math.isnan(low) else f"{fmt(mean)} [{fmt(low)}–{fmt(high)}]"
+    bound = bound or fmt
+    if math.isnan(low) or bound(low) == bound(high) == bound(mean):
+        return fmt(mean)
+    return f"{fmt(mean)} [{bound(low)}–{bound(high)}]"
 
 
 # ------------------------------------------------------------------------- the section
@@ -201,20 +207,23 @@ def _fact_items(run: RunData, reps: list[RunData], runs: pd.DataFrame | None) ->
               "value": with_interval(m, lo, hi, lambda d: _day_to_date(run, d)) if n else "none",
               "detail": f"a stop in {n} of {total} replications"}]
     m, lo, hi, _ = _interval([x.longest_stop_days for x in all_facts])
-    items.append({"label": "longest stop (mean, 95% interval)", "value": with_interval(m, lo, hi, lambda d: f"{num(d)} d"),
+    items.append({"label": "longest stop (mean, 95% interval)", "value": with_interval(m, lo, hi, lambda d: f"{num(d)} days", num),
                   "detail": kept})
     m, lo, hi, _ = _interval([x.worst_lead_days for x in all_facts])
-    items.append({"label": "worst monthly median lead time", "value": with_interval(m, lo, hi, lambda d: f"{num(d)} d"),
+    items.append({"label": "worst monthly median lead time", "value": with_interval(m, lo, hi, lambda d: f"{num(d)} days", num),
                   "detail": kept})
     stopped = [x for x in all_facts if x.stopped]
     m, lo, hi, n = _interval([x.recovered_day for x in stopped])
-    items.append({"label": "recovery", "value": f"all back at plan in {n} of {len(stopped)}" if stopped else "no stop",
+    short = len(stopped) - n
+    value = "no stop" if not stopped else f"still short at the end in {short} of {len(stopped)}" if short else \
+        "back at plan by the end in every replication"
+    items.append({"label": "recovery", "value": value,
                   "detail": (f"by {with_interval(m, lo, hi, lambda d: _day_to_date(run, d))}; " if n else "")
                   + f"replications with a stop, {kept}"})
     return items
 
 
-def chart_loss_heatmap(matrix: pd.DataFrame, countries: dict[str, str], out: Path, title: str) -> Chart | None:
+def chart_loss_heatmap(run: RunData, matrix: pd.DataFrame, countries: dict[str, str], out: Path, title: str) -> Chart | None:
     """Facility x month heatmap of the share of planned output lost, 0-100% on a fixed scale."""
     if matrix.empty or matrix.shape[1] == 0:
         return None
@@ -222,10 +231,11 @@ def chart_loss_heatmap(matrix: pd.DataFrame, countries: dict[str, str], out: Pat
     if not lost.any():
         return None  # nothing to show: the summary says so
     matrix = matrix[lost].iloc[:MAX_ROWS]
-    fig = plots.heatmap_figure(matrix.to_numpy(float) * 100, [f"{f} ({countries.get(f, '?')})" for f in matrix.index],
-                               [str(m) for m in matrix.columns], title, "% of planned output lost")
+    fig = plots.month_heatmap(matrix.to_numpy(float) * 100, [f"{f} ({countries.get(f, '?')})" for f in matrix.index],
+                              [str(m) for m in matrix.columns], title, "% of planned output lost", run.start, run.end, run.events)
     return Chart(plots.save(fig, out / "loss_heatmap.png").name, "Where and when output was lost",
-                 "Each cell: the share of the month's planned output that was not made (white: none lost, dark red: all). "
+                 "Each cell: the share of the month's planned output that was not made (white: none lost, dark red: all), "
+                 "under the scenario's timeline (controls shaded while in force). "
                  "Facilities with the largest share lost over the horizon on top; those that lost nothing are left out "
                  "(the table below lists every facility).")
 
@@ -257,7 +267,7 @@ def summary_html(run: RunData, out: Path) -> str:
         frame.insert(1, "unit", [str(units.get(s, "")) for s in frame["sector"]])
         frame = frame.rename(columns={"all": "all countries"})
         lost_table = table(frame, numeric=[c for c in frame.columns if c not in ("sector", "unit")])
-    chart = chart_loss_heatmap(matrix, countries, out, heat_title)
+    chart = chart_loss_heatmap(run, matrix, countries, out, heat_title)
     no_loss = "" if chart else "No demand facility made less than planned in any month: nothing to map."
     return render("summary.html.j2", facts=_fact_items(run, reps, runs), lost_table=lost_table, loss_note=loss_note,
                   chart=chart, no_loss=no_loss)

@@ -262,7 +262,11 @@ def _sweep_sobol(folder, ok, parameters, metrics, meta, out) -> tuple[list[Chart
     charts = []
     mets = list(dict.fromkeys(sens["metric"]))
     for k, chunk in enumerate(_chunks(mets)):
-        fig, axes = plots.grid_figure(len(chunk), "Sobol' sensitivity indices per metric (first-order S1 and total ST, with intervals)")
+        names = {p: parameter_label(p, labels) for p in sens["parameter"].astype(str)}
+        longest = max(len(n) for n in names.values())
+        fig, axes = plots.grid_figure(len(chunk), "Sobol' sensitivity indices per metric (first-order S1 and total ST, with intervals)",
+                                      panel_height=0.45 * len(names) + 1.2, ncols=1 if longest > 18 else None,
+                                      label_chars=longest)
         for ax, metric in zip(axes, chunk):
             g = sens[sens["metric"] == metric].sort_values("ST", ascending=False)
             y = np.arange(len(g))
@@ -271,13 +275,13 @@ def _sweep_sobol(folder, ok, parameters, metrics, meta, out) -> tuple[list[Chart
                 err = np.vstack([v - g[f"{col}_low"].to_numpy(float), g[f"{col}_high"].to_numpy(float) - v])
                 ax.barh(y + off, v, height=0.38, color=colour, label=label, xerr=np.clip(err, 0, None),
                         error_kw={"elinewidth": 0.8, "capsize": 2})
-            ax.set_yticks(y, [parameter_label(p, labels) for p in g["parameter"]], fontsize=8)
+            ax.set_yticks(y, [names[str(p)] for p in g["parameter"]], fontsize=8)
             ax.invert_yaxis()
             ax.axvline(0, color="#333333", linewidth=0.8)
             ax.set_xlabel("index (share of output variance)", fontsize=8)
             ax.set_title(_metric_title(metric), fontsize=9.5, loc="left")
             ax.grid(axis="x", alpha=0.3)
-        axes[0].legend(fontsize=7.5, loc="lower right")
+        axes[0].legend(fontsize=7.5, loc="lower left", bbox_to_anchor=(1.0, 1.0), frameon=False)  # above the panel, not on the bars
         charts.append(Chart(plots.save(fig, out / f"sweep_sobol{_suffix(k)}.png").name, "Sobol' indices",
                             "Bars: indices; whiskers: bootstrap confidence intervals. Parameters ordered by total index."))
     return charts, notes
