@@ -86,9 +86,14 @@ def _compare_headline(runs: list[RunData]) -> str:
     diff = difference_table(runs)
     if diff.empty:
         return render("headline.html.j2", rows=[], table="")
+    lost = set()  # facilities that lost output in some run: the others are named, not tabulated
+    for run in runs:
+        lost |= {r["facility"] for r in headline_rows(run) if r["stopped_days"] > 0 or r["share_lost"] > 0}
+    unharmed = [f for f in diff["facility"] if f not in lost]
+    diff = diff[diff["facility"].isin(lost)]
     numeric = [c for c in diff.columns if c.startswith(("share lost", "days stopped"))]
     blocks = [{"letter": letter, "label": run.label, "rows": headline_rows(run)} for letter, run in zip(letters, runs)]
-    return render("compare_headline.html.j2", blocks=blocks, table=table(diff, numeric=numeric))
+    return render("compare_headline.html.j2", blocks=blocks, table=table(diff, numeric=numeric), unharmed=unharmed)
 
 
 def default_folder(run_dirs: Sequence[str | Path], results: str | Path) -> Path:
