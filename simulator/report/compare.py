@@ -16,7 +16,8 @@ from .compare_folder import claim_compare_folder
 from .data import REPORT_NAME, ReportError, RunData, _cross_border, _dates, _mid_month, load_run
 from .html import Chart, Section, _write, num, page, pct, render, signed, table
 from .replications import _min_cover, _production_share
-from .run import _backlog, _empty_panel, _run_meta, _with_room, headline_rows
+from .run import _run_meta, _with_room, headline_rows
+from .trade import _backlog, _empty_panel
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

@@ -17,6 +17,7 @@ import pandas as pd
 from .. import plots
 from ..sweep.summary import mean_ci95
 from .data import RunData, _date, _replications
+from .heatmap import month_heatmap
 from .html import Chart, num, pct, render, table
 
 MAX_ROWS = 30  # facilities in the heatmap (those that lost most; the table below it has all)
@@ -231,7 +232,7 @@ def chart_loss_heatmap(run: RunData, matrix: pd.DataFrame, countries: dict[str, 
     if not lost.any():
         return None  # nothing to show: the summary says so
     matrix = matrix[lost].iloc[:MAX_ROWS]
-    fig = plots.month_heatmap(matrix.to_numpy(float) * 100, [f"{f} ({countries.get(f, '?')})" for f in matrix.index],
+    fig = month_heatmap(matrix.to_numpy(float) * 100, [f"{f} ({countries.get(f, '?')})" for f in matrix.index],
                               [str(m) for m in matrix.columns], title, "% of planned output lost", run.start, run.end, run.events)
     return Chart(plots.save(fig, out / "loss_heatmap.png").name, "Where and when output was lost",
                  "Each cell: the share of the month's planned output that was not made (white: none lost, dark red: all), "
