@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("folder")
     cmp_ = sub.add_parser("compare", help="compare runs side by side: report.html in --out")
     cmp_.add_argument("runs", nargs="+", metavar="RUN", help="two or more run folders (the first is the reference)")
-    cmp_.add_argument("--out", help="output folder (default: <results>/compare/<A>_vs_<B>/)")
+    cmp_.add_argument("--out", help="output folder (default: <results>/compare/<scenario A>_vs_<scenario B>/)")
     cmp_.add_argument("--results", default="results", help="results root folder (default: ./results)")
 
     cli_observed.add_parsers(sub, _executor_options)  # score, calibrate, observed
@@ -227,8 +227,11 @@ def _cmd_compare(args) -> int:
     if len(args.runs) < 2:
         raise _report_module().ReportError(f"compare: expected two or more run folders, got {len(args.runs)}")
     runs = [Path(r) for r in args.runs]
-    out = Path(args.out) if args.out else Path(args.results) / "compare" / "_vs_".join(r.name for r in runs[:2])
-    print(_report_module().build_compare_report(runs, out))
+    report = _report_module()
+    out = Path(args.out) if args.out else report.compare_folder_name(runs, args.results)
+    path, headline = report.compare(runs, out)
+    print(headline)
+    print(f"\nreport: {path}")
     return 0
 
 

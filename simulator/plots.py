@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from .safe_write import replacing  # noqa: E402
 
@@ -64,15 +65,23 @@ def run_colour(i: int) -> str:
 # ---------------------------------------------------------------------------------- timeline
 
 ACTION_STYLE = {  # action -> (colour, marker, label)
+    "expect": ("#8c564b", "<", "expected (pre-buying)"),
+    "announce": ("#e377c2", ">", "announced (pre-buying)"),
     "impose": ("#d62728", "v", "imposed"),
     "ease": ("#ff7f0e", "D", "eased"),
+    "general_licence": ("#bcbd22", "P", "general licence"),
     "release": ("#2ca02c", "^", "backlog released"),
     "release_stockpile": ("#17becf", "^", "stockpile released"),
     "suspend": ("#1f77b4", "s", "suspended"),
     "suspension ends": ("#1f77b4", "s", "suspension ends"),
-    "lift": ("#7f7f7f", "x", "lifted"),
+    "lift": ("#333333", "x", "lifted"),
     "set": ("#9467bd", "o", "facility changed"),
+    "new supply": ("#2ca02c", "*", "new supply committed"),
 }
+FACILITY_ACTIONS = ("set", "release_stockpile", "new supply")  # events on facilities: grouped on one strip row
+FACILITY_ROW = "facility changes"
+CONTROL_BAND = "#4c72b0"  # a control in force: blue-grey, unlike the red of "below plan"
+BELOW_PLAN = "#d62728"
 
 
 @dataclass(frozen=True)
@@ -119,38 +128,52 @@ def control_periods(events: Sequence[TimelineEvent], end: pd.Timestamp) -> dict[
     return periods
 
 
-def _strip_rows(events: Sequence[TimelineEvent], max_rows: int = 8) -> list[str]:
-    rows: list[str] = []
-    for e in events:
-        if e.target not in rows:
-            rows.append(e.target)
-    return rows[:max_rows]
+def _row_of(e: TimelineEvent) -> str:
+    return FACILITY_ROW if e.action in FACILITY_ACTIONS and not e.in_force else e.target
+
+
+def _strip_rows(events: Sequence[TimelineEvent]) -> list[str]:
+    """Every control (in order of its first event), then one row for all facility changes."""
+    rows = list(dict.fromkeys(_row_of(e) for e in events if _row_of(e) != FACILITY_ROW))
+    return rows + ([FACILITY_ROW] if any(_row_of(e) == FACILITY_ROW for e in events) else [])
+
+
+def _row_label(row: str, events: Sequence[TimelineEvent]) -> str:
+    if row != FACILITY_ROW:
+        return row
+    return f"{FACILITY_ROW} ({sum(_row_of(e) == FACILITY_ROW for e in events)})"
 
 
 def draw_timeline(ax, events: Sequence[TimelineEvent], start: pd.Timestamp, end: pd.Timestamp,
                   prefix: str = "", y0: int = 0, legend: bool = True) -> list[str]:
-    """Draw the scenario's timeline on ``ax``: one row per control or facility, shaded while a
-    control is in force, a marker per event. Returns the row labels."""
+    """Draw the scenario's timeline on ``ax``: one row per control, a band while it is in force
+    and a marker per event (impose, ease, release, suspend, lift...); all facility changes on one
+    last row, with the number of changes made on one day beside its marker. Returns the labels."""
     rows = _strip_rows(events)
     periods = control_periods(events, end)
     for i, target in enumerate(rows):
-        y = y0 + i
-        for a, b in periods.get(target, []):
-            ax.barh(y, mdates.date2num(b) - mdates.date2num(a), left=mdates.date2num(a), height=0.6,
-                    color="#d62728", alpha=0.18, linewidth=0)
+        for a, b in periods.get(target, []) if target != FACILITY_ROW else []:
+            ax.barh(y0 + i, mdates.date2num(b) - mdates.date2num(a), left=mdates.date2num(a), height=0.7,
+                    color=CONTROL_BAND, alpha=0.25, linewidth=0)
     used = set()
+    counts: dict[tuple, int] = {}
     for e in events:
-        if e.target not in rows:
-            continue
-        colour, marker, _ = ACTION_STYLE.get(e.action, ("#000000", "o", e.action))
-        ax.plot([mdates.date2num(e.date)], [y0 + rows.index(e.target)], marker=marker, color=colour,
-                markersize=8, linestyle="none", markeredgewidth=2)
-        used.add(e.action)
-    labels = [f"{prefix}{r}" for r in rows]
+        key = (_row_of(e), e.date, e.action)
+        counts[key] = counts.get(key, 0) + 1
+    for (row, date, action), n in counts.items():
+        colour, marker, _ = ACTION_STYLE.get(action, ("#000000", "o", action))
+        x, y = mdates.date2num(date), y0 + rows.index(row)
+        ax.plot([x], [y], marker=marker, color=colour, markersize=9, linestyle="none", markeredgewidth=1.2,
+                markeredgecolor="white" if marker not in ("x", "P", "*") else colour, clip_on=False)  # whole at the edges
+        if n > 1:
+            ax.annotate(f"×{n}", (x, y), xytext=(0, 7), textcoords="offset points", ha="center", va="bottom", fontsize=7,
+                        color="#444444")
+        used.add(action)
+    labels = [f"{prefix}{_row_label(r, events)}" for r in rows]
     if legend and used:
         handles = [Line2D([], [], marker=ACTION_STYLE[a][1], color=ACTION_STYLE[a][0], linestyle="none",
-                          markersize=7, markeredgewidth=2, label=ACTION_STYLE[a][2]) for a in ACTION_STYLE if a in used]
-        handles.append(matplotlib.patches.Patch(color="#d62728", alpha=0.18, label="control in force"))
+                          markersize=7, markeredgewidth=1.5, label=ACTION_STYLE[a][2]) for a in ACTION_STYLE if a in used]
+        handles.append(Patch(color=CONTROL_BAND, alpha=0.25, label="control in force"))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False,
                   borderaxespad=0)
     return labels
@@ -180,6 +203,7 @@ class TimeFigure:
     fig: Figure
     strip: object
     axes: list
+    strips: list = field(default_factory=list)
 
 
 def _grid_shape(n: int) -> tuple[int, int]:
@@ -189,25 +213,28 @@ def _grid_shape(n: int) -> tuple[int, int]:
 
 def time_figure(n_panels: int, title: str, start: pd.Timestamp, end: pd.Timestamp,
                 timelines: Sequence[tuple[str, Sequence[TimelineEvent]]] = (), panel_height: float = 2.3,
-                ncols: int | None = None) -> TimeFigure:
+                ncols: int | None = None, label_chars: int = 0, gap_in: float = 1.0) -> TimeFigure:
     """A figure whose panels share a date axis with the timeline strip above each column.
 
     ``timelines`` is [(label prefix, events)], one block of strip rows per run (one for a run
-    report, one per run in a comparison)."""
+    report, one per run in a comparison). ``label_chars``: room for panel tick labels that long; ``gap_in``: inches between rows (room for panel titles)."""
     n_panels = max(0, n_panels)
     nrows, nc = _grid_shape(max(1, n_panels)) if ncols is None else (math.ceil(n_panels / ncols), ncols)
     nrows = nrows if n_panels else 0
     nc = nc if n_panels else 1
-    blocks = [(prefix, ev, [f"{prefix}{r}" for r in _strip_rows(ev)] or [f"{prefix}(no events)"]) for prefix, ev in timelines]
+    blocks = [(prefix, ev, [f"{prefix}{_row_label(r, ev)}" for r in _strip_rows(ev)] or [f"{prefix}(no events)"])
+              for prefix, ev in timelines]
+    if not any(ev for _, ev in timelines):
+        blocks = []  # no events at all: no strip
     labels = [label for _, _, got in blocks for label in got]
-    strip_h = 0.45 + 0.28 * len(labels) if labels else 0.0
+    strip_h = 0.5 + 0.34 * len(labels) if labels else 0.0
     height = strip_h + panel_height * nrows + 0.9
     fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     FigureCanvasAgg(fig)
     ratios = ([strip_h] if labels else []) + [panel_height] * nrows
-    left = max(0.075, (0.065 * max((len(x) for x in labels), default=0) + 0.3) / WIDTH_IN)
-    gs = fig.add_gridspec(len(ratios), nc, height_ratios=ratios, hspace=0.5, wspace=0.3,
-                          left=left, right=0.86 if labels else 0.97, top=1 - 0.6 / height, bottom=0.45 / height)
+    left = max(0.075, (0.065 * max([len(x) for x in labels] + [label_chars]) + 0.3) / WIDTH_IN)
+    gs = fig.add_gridspec(len(ratios), nc, height_ratios=ratios, hspace=gap_in / (sum(ratios) / len(ratios)), wspace=0.3,
+                          left=left, right=0.86, top=1 - 0.75 / height, bottom=0.45 / height)
     xlim = (mdates.date2num(start), mdates.date2num(end))
     strips = []
     for c in range(nc if labels else 0):
@@ -239,7 +266,7 @@ def time_figure(n_panels: int, title: str, start: pd.Timestamp, end: pd.Timestam
         mark_events(ax, all_events)
         ax.grid(alpha=0.3)
         axes.append(ax)
-    return TimeFigure(fig, strips[0] if strips else None, axes)
+    return TimeFigure(fig, strips[0] if strips else None, axes, strips)
 
 
 def side_legend(tf: TimeFigure, handles: Sequence, labels: Sequence[str], title: str | None = None) -> None:
@@ -247,19 +274,26 @@ def side_legend(tf: TimeFigure, handles: Sequence, labels: Sequence[str], title:
     if not tf.axes:
         return
     top = tf.axes[0].get_position().y1
+    for strip in tf.strips:  # below the timeline's legend, which may reach lower than the strip
+        legend = strip.get_legend()
+        if legend is not None:
+            box = legend.get_window_extent(tf.fig.canvas.get_renderer()).transformed(tf.fig.transFigure.inverted())
+            top = min(top, box.y0 - 0.15 / tf.fig.get_figheight())
     tf.fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.87, top), fontsize=8, frameon=False,
                   title=title, title_fontsize=8.5, alignment="left")
 
 
-def grid_figure(n_panels: int, title: str, panel_height: float = 2.8, ncols: int | None = None) -> tuple[Figure, list]:
-    """Small multiples without a time axis."""
+def grid_figure(n_panels: int, title: str, panel_height: float = 2.8, ncols: int | None = None,
+                label_chars: int = 0) -> tuple[Figure, list]:
+    """Small multiples without a time axis; ``label_chars``: room for y tick labels that long."""
     n_panels = max(1, n_panels)
     nrows, nc = _grid_shape(n_panels) if ncols is None else (math.ceil(n_panels / ncols), ncols)
     height = panel_height * nrows + 0.9
     fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     FigureCanvasAgg(fig)
-    gs = fig.add_gridspec(nrows, nc, hspace=0.6, wspace=0.28, left=0.08, right=0.97,
-                          top=1 - 0.6 / height, bottom=0.5 / height)
+    left = max(0.08, (0.065 * label_chars + 0.3) / WIDTH_IN)
+    gs = fig.add_gridspec(nrows, nc, hspace=0.6, wspace=0.28, left=left, right=0.97,
+                          top=1 - 0.85 / height, bottom=0.5 / height)
     fig.suptitle(title, fontsize=13, fontweight="bold", x=0.01, ha="left")
     axes = []
     for i in range(n_panels):
@@ -277,7 +311,9 @@ def style():
 def save(fig: Figure, path: Path) -> Path:
     """Save ``fig`` as a new file renamed over ``path`` (never written through a planted link)."""
     with replacing(path, "wb") as handle:
-        fig.savefig(handle, format=Path(path).suffix.lstrip(".") or "png", dpi=DPI, facecolor="white")
+        # tight: legends in the margin are never cut off at the figure's edge
+        fig.savefig(handle, format=Path(path).suffix.lstrip(".") or "png", dpi=DPI, facecolor="white",
+                    bbox_inches="tight", pad_inches=0.12)
     return path
 
 

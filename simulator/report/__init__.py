@@ -18,7 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 
 # besides __all__, the constants, page parts and chart functions stay importable from simulator.report
-from .compare import build_compare_report
+from .compare import build_compare_report, compare
+from .compare import default_folder as compare_folder_name
 from .data import MAX_FIGURES, REPORT_NAME, TABLES, ReportError, RunData, load_run  # noqa: F401
 from .html import Chart, Section  # noqa: F401
 from .replications import section_replications  # noqa: F401
@@ -26,7 +27,7 @@ from .run import (build_run_report, chart_cover, chart_flows, chart_lead_times, 
                   chart_production, chart_timeline, headline_rows)
 from .sweep import build_sweep_report
 
-__all__ = ["ReportError", "build_report", "build_run_report", "build_compare_report", "build_sweep_report", "RunData", "load_run",
+__all__ = ["ReportError", "build_report", "build_run_report", "build_compare_report", "compare", "compare_folder_name", "build_sweep_report", "RunData", "load_run",
            "headline_rows"]
 
 

@@ -150,9 +150,9 @@ def _replications(run: RunData) -> list[RunData]:
 
 
 def _fmt_num(v: float, digits: int = 0) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return f"{v:,.{digits}f}"
+    from .html import num  # no "-0"
+
+    return num(v, digits)
 
 
 def _compact(v: float) -> str:
@@ -189,7 +189,8 @@ def _dates(col: pd.Series) -> pd.Series:
 
 def _demand_order(run: RunData) -> list[str]:
     sh = run.tables["shortages"]
-    return list(sh.sort_values(["units_lost", "facility"], ascending=[False, True])["facility"].astype(str))
+    return list(sh.sort_values(["share_lost", "units_lost", "facility"], ascending=[False, False, True],
+                               kind="stable")["facility"].astype(str))
 
 
 def _cross_border(fl: pd.DataFrame) -> pd.DataFrame:

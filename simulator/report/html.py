@@ -1,14 +1,26 @@
-"""The HTML page: sections of charts and notes, tables, CSS, and the atomic write."""
+"""The HTML page: sections of charts and notes, tables (pandas' Styler), jinja2 templates with
+autoescaping, number formats, and the atomic write."""
 
 from __future__ import annotations
 
 import datetime as dt
-import html
-from collections.abc import Sequence
+import itertools
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+from pandas.io.formats.style import Styler
+
 from ..safe_write import write_text
+
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("simulator.report", "templates"),
+                          autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+_TABLE_IDS = itertools.count()
 
 
 @dataclass
@@ -23,59 +35,69 @@ class Section:
     title: str
     charts: list[Chart] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    html: str = ""  # extra (already escaped) HTML, e.g. a table
+    html: Markup | str = ""  # HTML made by table() or render(); a plain str is escaped on the page
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1240px;
-padding:16px 24px;color:#222;background:#fff;line-height:1.4}
-h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.25em;margin-top:1.6em;border-bottom:2px solid #ddd;padding-bottom:.2em}
-.meta{color:#555;font-size:.9em}.note{color:#555;font-style:italic;margin:.3em 0}
-table.data{border-collapse:collapse;font-size:.88em;margin:.6em 0}
-table.data th,table.data td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-table.data th{background:#f3f3f3}table.data td.num{text-align:right}
-ul.headline li{margin:.25em 0}
-figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{color:#555;font-size:.88em}
-.bad{color:#b00}.good{color:#070}
-"""
+def render(template: str, **context) -> Markup:
+    """A template of ``templates/`` rendered with autoescaping: safe to place in a page."""
+    return Markup(_ENV.get_template(template).render(**context))
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence], numeric_from: int = 1) -> str:
-    def cell(i, v):
-        text = html.escape(str(v))
-        return f"<td class='num'>{text}</td>" if i >= numeric_from and _looks_numeric(str(v)) else f"<td>{text}</td>"
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(cell(i, v) for i, v in enumerate(r)) + "</tr>" for r in rows)
-    return f"<table class='data'><tr>{head}</tr>{body}</table>"
+_DATE = re.compile(r"^(\d{4}-\d{2}(-\d{2})?|–|none)$")
 
 
-def _looks_numeric(s: str) -> bool:
-    s = s.replace(",", "").replace("%", "").replace("+", "").replace("−", "-").strip()
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return s in ("–",)
+def table(frame: pd.DataFrame, numeric: Sequence[str] = (), formats: Mapping[str, Callable] | None = None,
+          wrap: Sequence[str] = ()) -> Markup:
+    """``frame`` as an HTML table (pandas' Styler; every cell and heading escaped). ``numeric``
+    columns are right-aligned; ``formats`` maps a column to the function that writes its cells;
+    ``wrap`` columns (long text) wrap within a readable width; dates never break. On a narrow
+    screen the table scrolls sideways in its own box, never the page."""
+    if frame.empty:
+        return Markup("")
+    frame = frame.reset_index(drop=True)
+    styler = Styler(frame, cell_ids=False, uuid=f"t{next(_TABLE_IDS)}").hide(axis="index")
+    styler = styler.format(formats or {}, escape="html", na_rep="–").format_index(escape="html", axis=1)
+    classes = pd.DataFrame("", index=frame.index, columns=frame.columns)
+    for column in frame.columns:
+        if frame[column].map(lambda v: bool(_DATE.match(str(v)))).all():
+            classes[column] = "nowrap"
+    for column in numeric:
+        classes[column] = "num"
+    for column in wrap:
+        classes[column] = "wrap"
+    styler = styler.set_td_classes(classes).set_table_attributes('class="data"')
+    return Markup('<div class="scroll">') + Markup(styler.to_html()) + Markup("</div>")
 
 
-def _page(title: str, meta: str, sections: Sequence[Section], intro: str = "") -> str:
-    parts = [f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_CSS}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1><p class='meta'>{meta}</p>", intro]
-    for sec in sections:
-        parts.append(f"<h2>{html.escape(sec.title)}</h2>")
-        for note in sec.notes:
-            if note:
-                parts.append(f"<p class='note'>{html.escape(note)}</p>")
-        if sec.html:
-            parts.append(sec.html)
-        for chart in sec.charts:
-            parts.append(f"<figure><img src='{html.escape(chart.filename, quote=True)}' alt='{html.escape(chart.title, quote=True)}'>"
-                         + (f"<figcaption>{html.escape(chart.caption)}</figcaption>" if chart.caption else "") + "</figure>")
-    parts.append(f"<p class='meta'>Made by resim report on {html.escape(dt.datetime.now().isoformat(timespec='seconds'))}.</p>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+def num(v, digits: int = 0) -> str:
+    """1234.5 -> '1,235'; NaN -> '–'; never '-0' (a value that rounds to zero has no sign)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    text = f"{float(v):,.{digits}f}"
+    return text.lstrip("-") if float(text.replace(",", "")) == 0 else text
+
+
+def signed(v, digits: int = 0, unit: str = "") -> str:
+    """A difference: '+12', '−3.5', '0' (never '-0' or '+0')."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    text = num(v, digits)
+    if text.strip("0.,") == "":
+        return f"0{unit}"
+    return (text if text.startswith("-") else "+" + text).replace("-", "−") + unit
+
+
+def pct(share, digits: int = 1) -> str:
+    """A share (0.123) as a percentage ('12.3%')."""
+    return "–" if share is None or (isinstance(share, float) and math.isnan(share)) else num(100 * float(share), digits) + "%"
+
+
+def page(title: str, meta: Sequence[Sequence[tuple[str, str]]], sections: Sequence[Section], summary: Markup | str = "",
+         folder_note: str = "") -> str:
+    """The whole page. ``meta``: lines of (label, value) pairs under the title."""
+    return _ENV.get_template("page.html.j2").render(
+        title=title, meta=meta, sections=sections, summary=summary, folder_note=folder_note,
+        made=dt.datetime.now().isoformat(timespec="seconds"))
 
 
 def _write(path: Path, text: str) -> Path:

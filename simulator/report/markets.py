@@ -15,11 +15,11 @@ from .html import Chart, Section
 _MARKET_STYLE = {"world": ("#1f77b4", "-"), "domestic": ("#d62728", "--")}
 # kind -> (panel title, y label, how the panel sums its facilities up)
 _KINDS = {
-    "bom_intensity": ("Bill of materials (share of base)", "share of base", "mean"),
-    "units_per_year": ("Planned units (share of the first month)", "share", "share"),
+    "bom_intensity": ("Bill of materials (% of base)", "% of base", "mean"),
+    "units_per_year": ("Planned units (% of the first month)", "% of first month", "share"),
     "capacity_added_t_per_year": ("Capacity added by new supply", "t/yr", "sum"),
     "hoarded_extra_days": ("Hoarded cover", "extra days of use", "mean"),
-    "stockpile_release_on": ("Stockpiles releasing on price", "share of days", "mean"),
+    "stockpile_release_on": ("Stockpiles releasing on price", "% of days", "mean"),
 }
 
 
@@ -72,10 +72,17 @@ def chart_markets(run: RunData, out: Path) -> Section | None:
             else:
                 per_month = rows.groupby("month")["value"].agg(how).sort_index()
                 values = per_month
-            ax.plot(_mid_month(pd.Series(values.index)), values.to_numpy(float), linewidth=1.6, marker="o", markersize=3,
-                    label=f"{material} ({rows['facility'].nunique()} facilities)")
+            n = rows["facility"].nunique()
+            scale = 100.0 if unit.startswith("%") else 1.0  # shares in %
+            ax.plot(_mid_month(pd.Series(values.index)), scale * values.to_numpy(float), linewidth=1.6, marker="o",
+                    markersize=3, label=f"{material} ({n} {'facility' if n == 1 else 'facilities'})")
         ax.set_title(title, fontsize=10, loc="left", fontweight="bold")
         ax.set_ylabel(unit)
+        low, high = ax.get_ylim()
+        if unit.startswith("%"):  # a change of a fraction of a percent is not drawn as a cliff
+            ax.set_ylim(min(low, 90.0), max(high, 101.0))
+        else:
+            ax.set_ylim(0, max(high, 1.0))
         ax.legend(fontsize=8, loc="best", frameon=False)
     sec.charts.append(Chart(plots.save(tf.fig, out / "market_responses.png").name, "Responses to prices",
                             "Bills of materials (thrifting and substitution) and planned units (demand destruction) as a "

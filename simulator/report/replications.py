@@ -12,7 +12,7 @@ import pandas as pd
 from .. import plots
 from ..plots import MAX_PANELS, country_colour
 from .data import RunData, _cross_border, _dates, _demand_order, _mid_month, _replications
-from .html import Chart, Section, _table
+from .html import Chart, Section, num, pct, table
 
 def _daily_matrix(runs: Sequence[RunData], table: str, facility: str, value) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """Replications x days of ``value(frame)`` for one facility (NaN where a run has no data)."""
@@ -45,6 +45,17 @@ def _monthly_matrix(runs: Sequence[RunData], fn) -> tuple[pd.DatetimeIndex, np.n
     return pd.DatetimeIndex(x), np.vstack([s.reindex(months).to_numpy(float) for s in series])
 
 
+def _fan_legend(tf) -> None:
+    import matplotlib.lines
+    import matplotlib.patches
+
+    grey = "#555555"
+    plots.side_legend(tf, [matplotlib.lines.Line2D([], [], color=grey, linewidth=1.6),
+                           matplotlib.patches.Patch(color=grey, alpha=0.45, linewidth=0),
+                           matplotlib.patches.Patch(color=grey, alpha=0.15, linewidth=0)],
+                      ["median", "middle 50% of replications", "middle 90%"], "across replications")
+
+
 def section_replications(run: RunData, out: Path) -> Section:
     sec = Section("Replications")
     reps = _replications(run)
@@ -63,16 +74,17 @@ def section_replications(run: RunData, out: Path) -> Section:
         ("inventory_daily", _min_cover, "Days of cover of the scarcest input across replications",
          "days of cover", (0, None), "fan_cover.png", "Cover fan chart"),
     ]
-    for table, value, title, ylabel, ylim, filename, chart_title in daily_fans:
-        if not demand or any(f"{table}.csv" in r.missing for r in reps):
+    for source, value, title, ylabel, ylim, filename, chart_title in daily_fans:
+        if not demand or any(f"{source}.csv" in r.missing for r in reps):
             continue
         tf = plots.time_figure(len(demand), title, run.start, run.end, timeline)
         for ax, name in zip(tf.axes, demand):
-            x, m = _daily_matrix(reps, table, name, value)
+            x, m = _daily_matrix(reps, source, name, value)
             plots.fan(ax, x, m, country_colour(countries.get(name, "")))
             ax.set_title(f"{name} ({countries.get(name, '?')})", fontsize=10, loc="left")
             ax.set_ylabel(ylabel)
             ax.set_ylim(*ylim)
+        _fan_legend(tf)
         sec.charts.append(Chart(plots.save(tf.fig, out / filename).name, chart_title))
     dests = list(run.tables["lead_times"].groupby("destination")["tonnes"].sum().sort_values(ascending=False).index.astype(str))[:MAX_PANELS]
     if dests:
@@ -87,20 +99,26 @@ def section_replications(run: RunData, out: Path) -> Section:
             ax.set_title(f"to {dest}", fontsize=10, loc="left")
             ax.set_ylabel("days")
             ax.set_ylim(bottom=0)
+        _fan_legend(tf)
         sec.charts.append(Chart(plots.save(tf.fig, out / "fan_lead_times.png").name, "Lead-time fan chart"))
-    exporters = list(_cross_border(run.tables["flows_monthly"]).groupby("exporter")["tonnes"].sum()
-                     .sort_values(ascending=False).index.astype(str))[:MAX_PANELS]
-    if exporters:
-        tf = plots.time_figure(len(exporters), "Monthly cross-border exports across replications (tonnes)", run.start, run.end, timeline)
-        for ax, exporter in zip(tf.axes, exporters):
-            def tonnes(r, exporter=exporter):
+    cross = _cross_border(run.tables["flows_monthly"])
+    pairs = list(cross.groupby([cross["material"].astype(str), cross["exporter"].astype(str)])["tonnes"].sum()
+                 .sort_values(ascending=False, kind="stable").index)[:MAX_PANELS]
+    if pairs:  # one material a panel: tonnes of magnets and of concentrate are never added up
+        tf = plots.time_figure(len(pairs), "Monthly cross-border exports by material across replications (tonnes)", run.start,
+                               run.end, timeline)
+        for ax, (material, exporter) in zip(tf.axes, pairs):
+            def tonnes(r, material=material, exporter=exporter):
                 fl = _cross_border(r.tables["flows_monthly"])
-                return fl[fl["exporter"].astype(str) == exporter].groupby("month")["tonnes"].sum()
+                fl = fl[(fl["exporter"].astype(str) == exporter) & (fl["material"].astype(str) == material)]
+                months = sorted(r.tables["flows_monthly"]["month"].astype(str).unique())
+                return fl.groupby(fl["month"].astype(str))["tonnes"].sum().reindex(months, fill_value=0.0)  # no exports: 0 t
             x, m = _monthly_matrix(reps, tonnes)
             plots.fan(ax, x, np.nan_to_num(m), country_colour(exporter))
-            ax.set_title(f"from {exporter}", fontsize=10, loc="left")
+            ax.set_title(f"{material} from {exporter}", fontsize=10, loc="left")
             ax.set_ylabel("t/month")
             ax.set_ylim(bottom=0)
+        _fan_legend(tf)
         sec.charts.append(Chart(plots.save(tf.fig, out / "fan_flows.png").name, "Exports fan chart"))
     rows = []
     for name in _demand_order(run):
@@ -111,8 +129,7 @@ def section_replications(run: RunData, out: Path) -> Section:
             vals.append((float(hit["share_lost"].iloc[0]), float(hit["stopped_days"].iloc[0])) if len(hit) else (math.nan, math.nan))
         a = np.array(vals, dtype=float)
         q = np.nanpercentile(a, [5, 50, 95], axis=0)
-        rows.append([name, f"{100 * q[1, 0]:.1f}%", f"{100 * q[0, 0]:.1f}% – {100 * q[2, 0]:.1f}%",
-                     f"{q[1, 1]:.0f}", f"{q[0, 1]:.0f} – {q[2, 1]:.0f}"])
-    sec.html = _table(["facility", "share lost (median)", "share lost (90% range)", "days stopped (median)",
-                       "days stopped (90% range)"], rows)
+        rows.append([name, pct(q[1, 0]), f"{pct(q[0, 0])} – {pct(q[2, 0])}", num(q[1, 1]), f"{num(q[0, 1])} – {num(q[2, 1])}"])
+    columns = ["facility", "share lost (median)", "share lost (90% range)", "days stopped (median)", "days stopped (90% range)"]
+    sec.html = table(pd.DataFrame(rows, columns=columns), numeric=columns[1:])
     return sec

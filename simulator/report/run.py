@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import html
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib.lines
 import numpy as np
 import pandas as pd
 
-from .. import interrupts, plots
+from .. import plots
 from ..plots import MAX_PANELS, country_colour
-from .data import (MAX_FIGURES, REPORT_NAME, RunData, _chunks, _compact, _cross_border, _date, _dates, _demand_order,
-                   _fmt_num, _mid_month, _suffix, load_run)
-from .html import Chart, Section, _page, _table, _write
-from .firms import chart_firms  # noqa: F401 - looked up by name in _draw_in_worker
-from .markets import chart_markets  # noqa: F401 - looked up by name in _draw_in_worker
-from .replications import section_replications  # also looked up by name in _draw_in_worker
+from .data import (MAX_FIGURES, REPORT_NAME, RunData, _chunks, _compact, _date, _dates, _demand_order, _fmt_num, _suffix,
+                   load_run)
+from .html import Chart, Section, _write, num, page, pct, render, table
+from .drawing import draw_charts
+from .summary import summary_html
+from .firms import chart_firms
+from .markets import chart_markets
+from .replications import section_replications
+from .trade import _empty_panel, _panel_note, chart_flows, chart_lead_times, chart_licensing  # noqa: F401 - importable from here
+
 
 def _worst_lead_times(run: RunData) -> dict[str, tuple[float, str]]:
     """Per buyer: the worst monthly median lead time (days) and its month."""
@@ -64,26 +69,23 @@ def headline_rows(run: RunData) -> list[dict]:
     return rows
 
 
-def _panel_note(ax, text: str) -> None:
-    ax.text(0.01, 0.97, text, transform=ax.transAxes, va="top", ha="left", fontsize=8.5,
-            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#cccccc", "boxstyle": "round,pad=0.25"})
-
-
-def _empty_panel(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#666666")
-
-
 def chart_timeline(run: RunData, out: Path) -> Section:
     sec = Section("Timeline of events")
     events = run.events
     if not events:
         sec.notes.append("The scenario's timeline has no events: no controls were imposed, eased or lifted.")
         return sec
-    rows = "".join(
-        f"<tr><td>{html.escape(e.date.date().isoformat())}</td><td>{html.escape(plots.ACTION_STYLE.get(e.action, ('', '', e.action))[2])}</td>"
-        f"<td>{html.escape(e.target)}</td><td>{html.escape(e.detail)}</td></tr>" for e in events)
-    sec.html = f"<table class='data'><tr><th>date</th><th>what</th><th>control or facility</th><th>detail</th></tr>{rows}</table>"
+    sec.html = table(pd.DataFrame({
+        "date": [e.date.date().isoformat() for e in events],
+        "what": [plots.ACTION_STYLE.get(e.action, ("", "", e.action))[2] for e in events],
+        "control or facility": [e.target for e in events],
+        "detail": [_short(e.detail) for e in events]}), wrap=["detail"])
     return sec
+
+
+def _short(text: str, limit: int = 240) -> str:
+    """A long detail (every pre-buying firm by name) cut to a readable length; events.csv has it all."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + f" … ({len(text) - limit:,} more characters in events.csv)"
 
 
 def chart_production(run: RunData, out: Path) -> Section:
@@ -102,9 +104,9 @@ def chart_production(run: RunData, out: Path) -> Section:
     total = len(run.tables["shortages"])
     if len(order) > MAX_PANELS * MAX_FIGURES or len(order) < total:
         sec.notes.append(f"Showing {min(len(order), MAX_PANELS * MAX_FIGURES)} of {total} demand facilities: those that "
-                         "lost output, most units lost first, then others while a figure has room (shortages.csv has all).")
+                         "lost output, largest share of plan lost first, then others while a figure has room (shortages.csv has all).")
     for k, names in enumerate(chunks):
-        tf = plots.time_figure(len(names), "Production by demand facility: made per day (solid, 7-day mean) against plan (dashed); shaded: days below plan",
+        tf = plots.time_figure(len(names), "Production by demand facility: made per day against plan",
                                run.start, run.end, [("", run.events)])
         for ax, name in zip(tf.axes, names):
             g = groups.get(name)
@@ -118,8 +120,8 @@ def chart_production(run: RunData, out: Path) -> Section:
             x = g["date"].to_numpy()
             planned, produced = g["planned_units"].to_numpy(float), g["produced_units"].to_numpy(float)
             short = (produced < planned * (1 - 1e-9)) & (planned > 0)
-            ax.fill_between(x, 0, 1, where=short, step="post", transform=ax.get_xaxis_transform(), color="#d62728",
-                            alpha=0.2, linewidth=0, label="below plan")
+            ax.fill_between(x, 0, 1, where=short, step="post", transform=ax.get_xaxis_transform(), color=plots.BELOW_PLAN,
+                            alpha=0.2, linewidth=0, label="day below plan")
             smooth = pd.Series(produced).rolling(7, min_periods=1).mean().to_numpy()
             ax.step(x, planned, where="post", color="#555555", linestyle="--", linewidth=1.1, label="plan")
             ax.plot(x, smooth, color=colour, linewidth=1.5, label="produced (7-day mean)")
@@ -132,6 +134,8 @@ def chart_production(run: RunData, out: Path) -> Section:
                                     f"{float(r['stopped_days']):.0f} days below plan")
                 else:
                     _panel_note(ax, "no units lost")
+        handles, labels = tf.axes[0].get_legend_handles_labels() if tf.axes else ([], [])
+        plots.side_legend(tf, handles, labels)
         sec.charts.append(Chart(plots.save(tf.fig, out / f"production{_suffix(k)}.png").name,
                                 "Production against plan",
                                 "Units made per day (solid, mean of the last 7 days) against plan (dashed); shaded days made less than plan. "
@@ -212,224 +216,48 @@ def chart_cover(run: RunData, out: Path) -> Section:
                 top = max(top, float(np.nanpercentile(y, 98)))
             ax.axhline(0, color="#333333", linewidth=0.8)
             ax.set_ylim(bottom=-0.02 * max(top, 1.0), top=max(top, 1.0) * 1.2)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(loc="upper right", fontsize=7.5, framealpha=0.85)
-            else:
+            if not ax.get_legend_handles_labels()[0]:
                 _empty_panel(ax, "no cover recorded")
+        shown = sorted({m for _, mats in items for m in mats})
+        plots.side_legend(tf, [matplotlib.lines.Line2D([], [], color=colours[m], linewidth=1.4) for m in shown], shown, "input")
         sec.charts.append(Chart(plots.save(tf.fig, out / f"cover{_suffix(k)}.png").name, "Days of cover",
                                 "Stock on hand of each input divided by its planned daily use; at zero the line runs dry."))
     return sec
 
 
-def _baseline_months(run: RunData, months: list[str]) -> list[str]:
-    """The scenario's first months, before the first control is imposed (1 to 3 months)."""
-    first = next((e.date for e in run.events if e.action == "impose"), None)
-    base = [m for m in months[:3] if first is None or pd.Timestamp(m + "-01") + pd.offsets.MonthEnd(0) < first]
-    return base or months[:1]
+_TEMP_FOLDER = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}$")  # a run folder being written (safe_write.make_temp_dir)
 
 
-def chart_flows(run: RunData, out: Path) -> Section:
-    sec = Section("Monthly flows by exporter and destination")
-    fl = run.tables["flows_monthly"]
-    cross = _cross_border(fl)
-    if fl.empty:
-        sec.notes.append("No shipments left any exporter in the horizon; chart skipped.")
-        return sec
-    if cross.empty:
-        sec.notes.append("No cross-border flows; showing domestic deliveries.")
-        cross = fl
-    months = sorted(fl["month"].astype(str).unique())
-    base = _baseline_months(run, months)
-    sec.notes.append(f"Baseline: mean monthly tonnes over {base[0]}" + (f" to {base[-1]}" if len(base) > 1 else "")
-                     + " (the scenario's first months, before any control was imposed)." if len(base) else "")
-    totals = cross.groupby("exporter")["tonnes"].sum().sort_values(ascending=False)
-    exporters = list(totals.index.astype(str))
-    if len(exporters) > MAX_PANELS:
-        sec.notes.append(f"Showing the {MAX_PANELS} largest of {len(exporters)} exporters.")
-    exporters = exporters[:MAX_PANELS]
-    tf = plots.time_figure(len(exporters), "Monthly exports by exporting country, stacked by destination (tonnes, all materials)",
-                           run.start, run.end, [("", run.events)])
-    all_months = pd.Series(months)
-    x = _mid_month(all_months)
-    legend: dict = {}
-    for ax, exporter in zip(tf.axes, exporters):
-        g = cross[cross["exporter"].astype(str) == exporter]
-        table = g.pivot_table(index="month", columns="destination", values="tonnes", aggfunc="sum").reindex(months).fillna(0.0)
-        table = table[table.sum().sort_values(ascending=False).index]
-        bottom = np.zeros(len(months))
-        for dest in table.columns:
-            bars = ax.bar(x, table[dest].to_numpy(), width=24, bottom=bottom, color=country_colour(dest),
-                          edgecolor="white", linewidth=0.4)
-            legend.setdefault(f"to {dest}", bars)
-            bottom += table[dest].to_numpy()
-        baseline = float(table.loc[base].sum(axis=1).mean()) if base else math.nan
-        ax.set_title(f"from {exporter}", fontsize=10, loc="left", color=country_colour(exporter), fontweight="bold")
-        if not math.isnan(baseline):
-            legend.setdefault("baseline", ax.axhline(baseline, color="#111111", linestyle="--", linewidth=1.1))
-            if baseline > 0 and len(bottom):
-                ax.set_title(f"baseline {_compact(baseline)} t/mo; last month {100 * bottom[-1] / baseline:.0f}%",
-                             fontsize=8, loc="right", color="#444444")
-        ax.set_ylabel("t/month")
-        ax.set_ylim(top=max(float(bottom.max()) if len(bottom) else 0, baseline if not math.isnan(baseline) else 0, 1e-9) * 1.15)
-    items = sorted(legend.items(), key=lambda kv: (kv[0] == "baseline", kv[0]))
-    plots.side_legend(tf, [h for _, h in items], [k for k, _ in items], "destination")
-    sec.charts.append(Chart(plots.save(tf.fig, out / "flows.png").name, "Monthly exports",
-                            "Tonnes leaving each exporting country per month (by the month they cleared export controls), "
-                            "by destination; the dashed line is the baseline."))
-    return sec
+def shown_folder(path: Path) -> Path:
+    """The folder a reader finds the run in: a report built while the run is still in its hidden
+    temporary folder names the folder it is renamed to (``.name.abc12345`` -> ``name``)."""
+    from ..safe_write import MARKER
+
+    m = _TEMP_FOLDER.match(path.name)
+    return path.with_name(m["name"]) if m and (path / MARKER).is_file() else path
 
 
-def _monthly_lead(lt: pd.DataFrame) -> pd.DataFrame:
-    lt = lt.assign(month=lt["delivered"].astype(str).str.slice(0, 7))
-    g = lt.groupby(["destination", "month"])
-    stats = g["lead_time_days"].quantile([0.1, 0.5, 0.9]).unstack()
-    stats.columns = ["p10", "p50", "p90"]
-    means = g[["wait_stock_days", "wait_licence_days", "transit_days"]].mean()
-    return stats.join(means).join(g.size().rename("shipments")).reset_index()
-
-
-def chart_lead_times(run: RunData, out: Path) -> Section:
-    sec = Section("Lead times by destination")
-    lt = run.tables["lead_times"]
-    if lt.empty:
-        sec.notes.append("No deliveries in the horizon; lead-time charts skipped.")
-        return sec
-    monthly = _monthly_lead(lt)
-    order = list(lt.groupby("destination")["tonnes"].sum().sort_values(ascending=False).index.astype(str))
-    if len(order) > MAX_PANELS:
-        sec.notes.append(f"Showing the {MAX_PANELS} destinations receiving the most tonnes of {len(order)}.")
-    order = order[:MAX_PANELS]
-    tf = plots.time_figure(len(order), "Lead time by destination and month of delivery (days from order to delivery)",
-                           run.start, run.end, [("", run.events)])
-    tf2 = plots.time_figure(len(order), "Where the lead time goes: mean days waiting for stock, for a licence, and in transit",
-                            run.start, run.end, [("", run.events)])
-    parts = [("wait_stock_days", "waiting for stock", "#8c8c8c"), ("wait_licence_days", "waiting for licence/quota", "#d62728"),
-             ("transit_days", "in transit", "#1f77b4")]
-    for ax, ax2, dest in zip(tf.axes, tf2.axes, order):
-        g = monthly[monthly["destination"].astype(str) == dest].sort_values("month")
-        x = _mid_month(g["month"])
-        colour = country_colour(dest)
-        ax.fill_between(x, g["p10"], g["p90"], color=colour, alpha=0.22, linewidth=0, label="p10–p90")
-        ax.plot(x, g["p50"], color=colour, marker="o", markersize=3.5, linewidth=1.6, label="median")
-        ax.set_title(f"to {dest}", fontsize=10, loc="left", color=colour, fontweight="bold")
-        ax.set_ylabel("days")
-        ax.set_ylim(bottom=0, top=max(float(g["p90"].max()), 1.0) * 1.15)
-        if ax is tf.axes[0]:
-            ax.legend(loc="upper left", fontsize=7.5, framealpha=0.85)
-        bottom = np.zeros(len(g))
-        for col, label, c in parts:
-            y = g[col].fillna(0).to_numpy(float)
-            ax2.bar(x, y, width=24, bottom=bottom, color=c, label=label, edgecolor="white", linewidth=0.4)
-            bottom += y
-        ax2.set_title(f"to {dest}", fontsize=10, loc="left", color=colour, fontweight="bold")
-        ax2.set_ylabel("mean days")
-        ax2.set_ylim(0, max(float(bottom.max()) if len(bottom) else 0, 1.0) * 1.3)
-        if ax2 is tf2.axes[0]:
-            ax2.legend(loc="upper left", fontsize=7.5, ncol=3, framealpha=0.85)
-    sec.charts.append(Chart(plots.save(tf.fig, out / "lead_times.png").name, "Lead times",
-                            "Median lead time of shipments delivered each month (line) and the 10th–90th percentile band."))
-    sec.charts.append(Chart(plots.save(tf2.fig, out / "lead_time_split.png").name, "Lead time split",
-                            "Mean lead time of shipments delivered each month, split into its parts."))
-    stats = lt.groupby("destination").agg(shipments=("lead_time_days", "size"), tonnes=("tonnes", "sum"),
-                                          p50=("lead_time_days", "median"),
-                                          p90=("lead_time_days", lambda v: float(np.percentile(v, 90))),
-                                          stock=("wait_stock_days", "mean"), licence=("wait_licence_days", "mean"),
-                                          transit=("transit_days", "mean")).reset_index()
-    sec.html = _table(["destination", "shipments", "tonnes", "median days", "p90 days", "waiting for stock", "waiting for licence",
-                       "in transit"],
-                      [[r.destination, f"{r.shipments:,}", _fmt_num(r.tonnes, 1), _fmt_num(r.p50, 1), _fmt_num(r.p90, 1),
-                        _fmt_num(r.stock, 1), _fmt_num(r.licence, 1), _fmt_num(r.transit, 1)] for r in stats.itertuples()])
-    return sec
-
-
-def _backlog(lic: pd.DataFrame, days: pd.DatetimeIndex, by: str | None = None) -> pd.DataFrame:
-    """Applications pending at the end of each day (optionally by a column)."""
-    applied = _dates(lic["applied"])
-    decided = _dates(lic["decided"])
-    keys = lic[by].astype(str) if by else pd.Series("all", index=lic.index)
-    out = {}
-    for key in sorted(keys.unique()):
-        m = (keys == key).to_numpy()
-        a = np.searchsorted(np.sort(applied[m].dropna().to_numpy()), days.to_numpy(), side="right")
-        d = np.searchsorted(np.sort(decided[m].dropna().to_numpy()), days.to_numpy(), side="right")
-        out[key] = a - d
-    return pd.DataFrame(out, index=days)
-
-
-def chart_licensing(run: RunData, out: Path) -> Section:
-    sec = Section("Licensing")
-    lic = run.tables["licences"]
-    if lic.empty:
-        sec.notes.append("No licence applications in this run (no licensing control was in force); chart skipped.")
-        return sec
-    days = pd.date_range(run.start, run.end, freq="D")
-    tf = plots.time_figure(2, "Export licensing: applications and decisions per week; backlog of pending applications",
-                           run.start, run.end, [("", run.events)], ncols=1, panel_height=2.6)
-    ax, ax2 = tf.axes
-    weeks = pd.date_range(run.start, run.end + pd.Timedelta(days=7), freq="7D")
-    series = [("applied", _dates(lic["applied"]), "#333333"),
-              ("approved", _dates(lic.loc[lic["decision"] == "approved", "decided"]), "#2ca02c"),
-              ("released", _dates(lic.loc[lic["decision"] == "released", "decided"]), "#17becf"),
-              ("denied", _dates(lic.loc[lic["decision"] == "denied", "decided"]), "#d62728")]
-    shown = [(label, dates.dropna(), colour) for label, dates, colour in series
-             if label != "released" or dates.notna().any()]
-    width = 6.0 / len(shown)
-    for i, (label, dates, colour) in enumerate(shown):
-        counts, _ = np.histogram(dates.to_numpy(dtype="datetime64[ns]").astype("int64"),
-                                 bins=weeks.to_numpy(dtype="datetime64[ns]").astype("int64"))
-        x = weeks[:-1] + pd.Timedelta(days=0.5 + width * (i + 0.5))
-        ax.bar(x, counts, width=width, color=colour, label=f"{label} ({int(counts.sum())})", align="center")
-    ax.set_ylabel("applications/week")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.85)
-    ax.set_title("applications and decisions per week", fontsize=10, loc="left")
-    back = _backlog(lic, days, "destination")
-    cols = list(back.max().sort_values(ascending=False).index)
-    ax2.stackplot(back.index, *[back[c].to_numpy() for c in cols], colors=[country_colour(c) for c in cols],
-                  labels=[f"to {c}" for c in cols], alpha=0.85)
-    ax2.set_ylabel("pending applications")
-    ax2.set_title("backlog by destination", fontsize=10, loc="left")
-    ax2.legend(loc="upper right", fontsize=8, ncol=2, framealpha=0.85)
-    sec.charts.append(Chart(plots.save(tf.fig, out / "licensing.png").name, "Licensing",
-                            "Applications filed and decided per week (released: approved in a backlog release or "
-                            "when a control was lifted), and applications waiting for a decision."))
-    g = lic.groupby(["control", "destination"])
-    stats = pd.DataFrame({
-        "applied": g.size(),
-        "approved": g["decision"].apply(lambda d: int((d == "approved").sum())),
-        "released": g["decision"].apply(lambda d: int((d == "released").sum())),
-        "denied": g["decision"].apply(lambda d: int((d == "denied").sum())),
-        "pending": g["decision"].apply(lambda d: int((d == "pending at end").sum())),
-        "wait": g["wait_days"].median(),
-    }).reset_index()
-    sec.html = _table(["control", "destination", "applied", "approved", "released", "denied", "pending at end", "median wait (days)"],
-                      [[r.control, r.destination, r.applied, r.approved, r.released, r.denied, r.pending, _fmt_num(r.wait, 1)]
-                       for r in stats.itertuples()])
-    return sec
-
-
-def _run_meta(run: RunData) -> str:
+def _run_meta(run: RunData) -> list[tuple[str, str]]:
     m = run.manifest
-    bits = [f"scenario <b>{html.escape(str(m.get('scenario', '?')))}</b>", f"seed {html.escape(str(m.get('seed', '?')))}",
-            f"{html.escape(str(m.get('start', '?')))} to {html.escape(str(m.get('end', '?')))}",
-            f"resim {html.escape(str(m.get('package_version', '?')))}",
-            f"scenario sha256 {html.escape(str(m.get('scenario_sha256', ''))[:12])}",
-            f"folder {html.escape(str(run.path))}"]
-    return " · ".join(bits)
+    return [("scenario", str(m.get("scenario", "?"))), ("seed", str(m.get("seed", "?"))),
+            ("from", f"{m.get('start', '?')} to {m.get('end', '?')}"), ("resim", str(m.get("package_version", "?"))),
+            ("scenario sha256", str(m.get("scenario_sha256", ""))[:12]), ("folder", str(shown_folder(run.path)))]
 
 
 def _headline_html(rows: list[dict]) -> str:
     if not rows:
-        return "<p class='note'>No demand facilities in this scenario.</p>"
-    items = "".join(f"<li class='{'bad' if r['first_stop'] else 'good'}'>{html.escape(r['sentence'])}</li>" for r in rows)
-    table = _table(["facility", "country", "sector", "first stop", "days stopped", "longest stop (days)", "units lost",
-                    "share of plan lost", "back at plan", "worst monthly median lead time (days)"],
-                   [[r["facility"], r["country"], r["sector"], r["first_stop"] or "–", f"{r['stopped_days']:.0f}",
-                     f"{r['longest_stop_days']:.0f}", f"{_fmt_num(r['units_lost'])} {r['unit']}", f"{100 * r['share_lost']:.1f}%",
-                     r["recovered"] or ("still short" if r["first_stop"] else "–"),
-                     f"{r['worst_lead_days']:.0f} ({r['worst_lead_month']})" if not math.isnan(r["worst_lead_days"]) else "–"]
-                    for r in rows], numeric_from=4)
-    return f"<ul class='headline'>{items}</ul>{table}"
+        return render("headline.html.j2", rows=[], table="")
+    frame = pd.DataFrame({
+        "facility": [r["facility"] for r in rows], "country": [r["country"] for r in rows],
+        "sector": [r["sector"] for r in rows], "share of plan lost": [pct(r["share_lost"]) for r in rows],
+        "units lost": [f"{num(r['units_lost'])} {r['unit']}" for r in rows],
+        "first stop": [r["first_stop"] or "–" for r in rows], "days stopped": [num(r["stopped_days"]) for r in rows],
+        "longest stop (days)": [num(r["longest_stop_days"]) for r in rows],
+        "back at plan": [r["recovered"] or ("still short" if r["first_stop"] else "–") for r in rows],
+        "worst monthly median lead time (days)": [f"{num(r['worst_lead_days'])} ({r['worst_lead_month']})"
+                                                  if not math.isnan(r["worst_lead_days"]) else "–" for r in rows]})
+    numeric = ["share of plan lost", "units lost", "days stopped", "longest stop (days)"]
+    return render("headline.html.j2", rows=rows, table=table(frame, numeric=numeric))
 
 
 def build_run_report(run_dir: str | Path) -> Path:
@@ -443,94 +271,22 @@ def _build_run_report(run_dir: str | Path) -> Path:
     out = run.path
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        summary = summary_html(run, out)
         sections = [chart_timeline(run, out)]
-        headline = Section("Headline", html=_headline_html(headline_rows(run)))
+        headline = Section("Demand facilities, largest share of plan lost first", html=_headline_html(headline_rows(run)))
+        if (run.path / "replications").is_dir():
+            headline.notes.append(f"One replication (seed {run.manifest.get('seed', '?')}); the summary above and the "
+                                  "replications section below are over all of them.")
         if run.missing:
             headline.notes.append(f"Missing from the run folder: {', '.join(run.missing)}; the charts that need them are skipped.")
         timeline_png = _timeline_png(run, out)
         if timeline_png:
             sections[0].charts.insert(0, timeline_png)
-        drawn = _draw_charts(run, out, (chart_production, chart_firms, chart_cover, chart_flows,
+        drawn = draw_charts(run, out, (chart_production, chart_firms, chart_cover, chart_flows,
                                         chart_lead_times, chart_licensing, chart_markets, section_replications))
         sections.extend(section for section in drawn if section is not None)  # None: a layer the run does not have
     title = f"resim run report: {run.manifest.get('scenario', run.path.name)}"
-    return _write(out / REPORT_NAME, _page(title, _run_meta(run), [headline, *sections]))
-
-
-_FORKED_RUN: RunData | None = None  # the run a forked drawing worker inherits
-
-
-def _draw_in_worker(fn_name: str, out: Path) -> Section:
-    with plots.style(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return globals()[fn_name](_FORKED_RUN, out)
-
-
-def _draw_charts(run: RunData, out: Path, functions) -> list[Section]:
-    """Draw the chart sections, on two forked processes where the machine has the cores
-    (matplotlib drawing is most of a report's time and holds the GIL)."""
-    import multiprocessing as mp
-    import os
-
-    if (os.cpu_count() or 1) < 2 or "fork" not in mp.get_all_start_methods():
-        return [fn(run, out) for fn in functions]
-    global _FORKED_RUN
-    _FORKED_RUN = run
-    try:
-        from concurrent.futures import ProcessPoolExecutor
-
-        pool = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork"),
-                                   initializer=_worker_start, initargs=(os.getpid(),))
-        try:
-            with interrupts.held():  # the workers are forked at the first submit
-                # production charts are the slowest: they go first so the other worker takes the rest
-                futures = [pool.submit(_draw_in_worker, fn.__name__, out) for fn in functions]
-            sections = [f.result() for f in futures]
-            interrupts.check()
-            pool.shutdown()
-        except BaseException:  # Ctrl-C, SIGTERM, a chart's error: the workers end now, with us
-            _end_workers(pool)
-            raise
-        return sections
-    except (OSError, RuntimeError):  # no processes here (sandbox): draw in this one
-        return [fn(run, out) for fn in functions]
-    finally:
-        _FORKED_RUN = None
-
-
-def _worker_start(parent: int) -> None:
-    """A drawing worker leaves Ctrl-C to its parent (which ends it), dies on SIGTERM, and
-    (Linux) is killed if its parent dies first, so no worker outlives the report."""
-    import os
-    import signal
-    import sys
-
-    interrupts.child_start()
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:  # the parent died before that
-        os._exit(1)
-
-
-def _end_workers(pool) -> None:
-    """Kill a drawing pool's workers and wait for them (SIGINT and SIGTERM held off meanwhile)."""
-    with interrupts.shielded():
-        kill = getattr(pool, "kill_workers", None)  # Python 3.14
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        if kill is not None:
-            kill()
-        else:
-            for process in processes:
-                if process.is_alive():
-                    process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.join(timeout=10)
+    return _write(out / REPORT_NAME, page(title, [_run_meta(run)], [headline, *sections], summary=summary))
 
 
 def _timeline_png(run: RunData, out: Path) -> Chart | None:
@@ -538,4 +294,5 @@ def _timeline_png(run: RunData, out: Path) -> Chart | None:
         return None
     tf = plots.time_figure(0, "What happened when: the scenario's timeline", run.start, run.end, [("", run.events)])
     return Chart(plots.save(tf.fig, out / "timeline.png").name, "Timeline",
-                 "Shaded: a control in force. Every time chart below shares this strip and marks the events with dotted lines.")
+                 "One row per export control, shaded while it is in force, with a marker at each change; all facility changes "
+                 "on one row (×n: n changes that day). Every time chart below shares this strip and marks the events with dotted lines.")
