@@ -38,8 +38,9 @@ def _main_thread() -> bool:
 
 @contextlib.contextmanager
 def handle_signals() -> Iterator[None]:
-    """Within the block: SIGINT and SIGTERM raise KeyboardInterrupt once, then are ignored.
-    The previous handlers come back at the end unless a signal arrived (the process is ending)."""
+    """Within the block: SIGINT and SIGTERM raise KeyboardInterrupt once, then are ignored
+    (while the cleanup runs). The previous handlers come back at the end, also after a signal:
+    ``main()`` called from Python (a notebook) must leave Ctrl-C working."""
     global received
     received = None
     if not _main_thread():
@@ -51,9 +52,8 @@ def handle_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        if received is None:
-            for s, handler in previous.items():
-                signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
 
 
 def exit_code() -> int:

@@ -317,3 +317,27 @@ def test_cleanup_is_shielded_and_main_restores_the_handlers(tmp_path):
     assert (tmp_path / "done").read_text() == "yes"
     assert main(["validate", str(TINY)]) == 0
     assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == before
+
+
+def test_main_interrupted_in_process_gives_ctrl_c_back(monkeypatch, capsys):
+    """main() called from Python (a notebook) and interrupted by SIGINT returns 130 after its
+    cleanup, and Ctrl-C works again afterwards: the handlers in place before the call come back
+    (they used to stay ignored, for a process assumed to be ending)."""
+    import simulator.cli as cli
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def interrupted(_argv):
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100_000):  # the handler raises KeyboardInterrupt in here
+            pass
+        raise AssertionError("SIGINT was not handled")
+
+    monkeypatch.setattr(cli, "_main", interrupted)
+    assert cli.main(["run"]) == 130
+    assert "interrupted; no results written" in capsys.readouterr().err
+    assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == before
+    with pytest.raises(KeyboardInterrupt):  # and Ctrl-C interrupts again
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100_000):
+            pass
