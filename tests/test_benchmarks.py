@@ -46,3 +46,21 @@ def test_supplynetpy_chain_agrees_exactly_with_random_parts_off():
         warnings.simplefilter("ignore", UserWarning)
         a, b = chain.run_resim(None), chain.run_snp(None)
     assert (a["fill_rate"], a["lead_time"], a["orders"]) == (b["fill_rate"], b["lead_time"], b["orders"])
+
+
+def test_replication_cost_prints_the_stages_in_kernel_units():
+    out = bench("replication_cost.py", "--repeats", "1", "--replications", "1", "--scenario", str(TINY))
+    assert "cost per replication:" in out and "kernel units" in out
+    stages = [line.split()[0] for line in out.splitlines() if line.split() and line.split()[0] in
+              ("build", "engine", "books", "tables", "headline", "total")]
+    assert stages == ["build", "engine", "books", "tables", "headline", "total"]
+
+
+def test_paired_headline_compares_two_collections(tmp_path):
+    """The same engine twice over the same seeds: every paired difference is exactly 0."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for out in (a, b):
+        bench("paired_headline.py", "collect", str(out), "--scenario", str(TINY), "--seeds", "2")
+    text = bench("paired_headline.py", "compare", str(a), str(b), "--metrics", "share_lost.*")
+    rows = [line.split() for line in text.splitlines()[2:] if line.strip()]
+    assert rows and all(float(r[3]) == 0.0 and r[-1] != "*" for r in rows)
