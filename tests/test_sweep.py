@@ -482,3 +482,14 @@ def test_validate_recognises_sweep_files(capsys):
     sweeps = sorted((Path(__file__).resolve().parent.parent / "sweeps").glob("*.yaml"))
     assert cli_main(["validate", *map(str, sweeps)]) == 0
     assert capsys.readouterr().out.count(": ok") == len(sweeps)
+
+
+def test_printed_shares_are_in_per_cent():
+    """Terminal tables print share metrics in per cent (0.0208 -> 2.08%), other metrics as
+    numbers, and a missing value as '-'."""
+    from simulator.sweep.summary import _value
+
+    assert _value("share_lost.all", 0.0208) == "2.08%"
+    assert _value("share_lost.de_ev", 0.0) == "0%"
+    assert _value("units_lost.de_ev", 1234.5) == "1,234"
+    assert _value("share_lost.all", float("nan")) == "-"

@@ -108,13 +108,21 @@ def _num(x: float) -> str:
     return f"{x:,.4g}" if ax < 1000 else f"{x:,.0f}"
 
 
+def _value(metric: str, x: float) -> str:
+    """A metric's value as printed: shares (``share_*``) in per cent, the rest as numbers."""
+    if metric.startswith("share_") and x is not None and not (isinstance(x, float) and math.isnan(x)):
+        return f"{x * 100:.3g}%"
+    return _num(x)
+
+
 def format_replications(summary: pd.DataFrame, info: dict, plan: Plan) -> str:
     lines = [f"{plan.description.get('scenario', plan.name)}: {plan.replications} replications "
              f"(seed {plan.seed}, child seeds from SeedSequence), {_run_counts(info)}"]
     table = [("metric", "n", "mean", "sd", "95% CI", "p10", "p50", "p90")]
     for row in summary.itertuples(index=False):
-        ci = f"[{_num(row.ci95_low)}, {_num(row.ci95_high)}]"
-        table.append((row.metric, str(row.n), _num(row.mean), _num(row.sd), ci, _num(row.p10), _num(row.p50), _num(row.p90)))
+        v = lambda x, m=row.metric: _value(m, x)  # noqa: E731 - shares in per cent
+        ci = f"[{v(row.ci95_low)}, {v(row.ci95_high)}]"
+        table.append((row.metric, str(row.n), v(row.mean), v(row.sd), ci, v(row.p10), v(row.p50), v(row.p90)))
     lines += _columns(table)
     lines.append("n: replications in which the metric is defined (first_stop_day: in which the line stopped)")
     return "\n".join(lines)
@@ -150,7 +158,7 @@ def format_sweep(summary: pd.DataFrame, info: dict, plan: Plan, max_points: int 
         for d in shown.to_dict("records"):
             values = [_num(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
                       for v in (d[p] for p in plan.parameters)]
-            rows.append((str(d["point_id"]), *values, str(d["n"]), _num(d["mean"]),
-                         f"[{_num(d['ci95_low'])}, {_num(d['ci95_high'])}]"))
+            rows.append((str(d["point_id"]), *values, str(d["n"]), _value(metric, d["mean"]),
+                         f"[{_value(metric, d['ci95_low'])}, {_value(metric, d['ci95_high'])}]"))
         lines += _columns(rows)
     return "\n".join(lines)
