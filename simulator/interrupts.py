@@ -39,8 +39,9 @@ def _main_thread() -> bool:
 @contextlib.contextmanager
 def handle_signals() -> Iterator[None]:
     """Within the block: SIGINT and SIGTERM raise KeyboardInterrupt once, then are ignored
-    (while the cleanup runs). The previous handlers come back at the end, also after a signal:
-    ``main()`` called from Python (a notebook) must leave Ctrl-C working."""
+    (while the cleanup runs). The previous handlers come back at the end, also after a signal,
+    and the signal is forgotten (:func:`check` no longer raises): ``main()`` called from Python
+    (a notebook) must leave Ctrl-C working and later runs undisturbed."""
     global received
     received = None
     if not _main_thread():
@@ -54,6 +55,7 @@ def handle_signals() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        received = None
 
 
 def exit_code() -> int:
@@ -86,6 +88,7 @@ def shielded() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        received = None
         for s in dict.fromkeys(deferred):
             signal.raise_signal(s)
 

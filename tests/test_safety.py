@@ -324,6 +324,7 @@ def test_main_interrupted_in_process_gives_ctrl_c_back(monkeypatch, capsys):
     cleanup, and Ctrl-C works again afterwards: the handlers in place before the call come back
     (they used to stay ignored, for a process assumed to be ending)."""
     import simulator.cli as cli
+    from simulator import interrupts
 
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
@@ -337,6 +338,7 @@ def test_main_interrupted_in_process_gives_ctrl_c_back(monkeypatch, capsys):
     assert cli.main(["run"]) == 130
     assert "interrupted; no results written" in capsys.readouterr().err
     assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == before
+    interrupts.check()  # the signal is over: a later run in this process is not interrupted by it
     with pytest.raises(KeyboardInterrupt):  # and Ctrl-C interrupts again
         os.kill(os.getpid(), signal.SIGINT)
         for _ in range(100_000):
