@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -299,10 +300,15 @@ COMMANDS = {"report": _cmd_report, "compare": _cmd_compare, "run": _cmd_run, "sw
 def main(argv: Sequence[str] | None = None) -> int:
     with interrupts.handle_signals():  # SIGTERM ends a command like Ctrl-C
         try:
-            return _main(argv)
+            code = _main(argv)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+            return code
         except KeyboardInterrupt:  # cleaned up on the way (temporary folder, drawing workers)
             print("interrupted; no results written", file=sys.stderr)
             return interrupts.exit_code()  # 130 (SIGINT, Ctrl-C) or 143 (SIGTERM)
+        except BrokenPipeError:  # whoever read the output stopped reading (resim list | head -1)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush there
+            return 1  # as Python itself exits on EPIPE
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -152,3 +152,15 @@ def test_replications_keep_runs_for_fan_charts(tmp_path, capsys):
     # --no-report keeps nothing
     assert main(["run", str(TINY), "--replications", "2", "--workers", "1", "--out", str(tmp_path / "bare"), "--quiet", "--no-report"]) == 0
     assert not (tmp_path / "bare" / "replications").exists() and not (tmp_path / "bare" / "report.html").exists()
+
+
+def test_output_cut_short_by_its_reader_is_not_a_traceback():
+    """`resim list | true`: the reader has gone before the list is written (as `| head -1`
+    after its line); the command ends quietly (exit code 1, as Python on EPIPE) instead of
+    printing a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(["sh", "-c", f"'{sys.executable}' -m simulator list | true"],
+                          capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
