@@ -50,13 +50,7 @@ def one_replication(scenario, seed: int) -> dict[str, float]:
     info = runner.run_info(model)
     records = model.ledger.records.tables()
     frames = {name: records[name].to_frame() for name in ("production", "firm_production", "shipments", "licences")}
-    lt = metrics.lead_times(frames["shipments"], info)
-    tables = {
-        "shortages": metrics.shortages(frames["production"], info, frames["firm_production"]),
-        "lead_times": lt,
-        "flows_monthly": metrics.flows_monthly(frames["shipments"], info),
-        "licences": metrics.licences(frames["licences"], info),
-    }
+    tables = runner.headline_tables(frames, info)
     t4 = time.process_time()
     metrics.headline(tables, info)
     t5 = time.process_time()

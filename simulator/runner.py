@@ -87,6 +87,17 @@ def run_info(model: Model) -> metrics.RunInfo:
     return metrics.RunInfo(model.scenario.start, model.t_start, model.t_end, facilities)
 
 
+def headline_tables(frames: dict[str, pd.DataFrame], info: metrics.RunInfo) -> dict[str, pd.DataFrame]:
+    """The tables :func:`metrics.headline` reads (:data:`HEADLINE_TABLES`), from the record
+    frames of production, firm production, shipments and licences."""
+    return {
+        "shortages": metrics.shortages(frames["production"], info, frames["firm_production"]),
+        "lead_times": metrics.lead_times(frames["shipments"], info),
+        "flows_monthly": metrics.flows_monthly(frames["shipments"], info),
+        "licences": metrics.licences(frames["licences"], info),
+    }
+
+
 #: the tables :func:`metrics.headline` reads: all a sweep needs from a run it does not keep
 HEADLINE_TABLES = ("shortages", "lead_times", "flows_monthly", "licences")
 
@@ -119,13 +130,8 @@ def _run(scenario: Scenario, seed: int | None, keep_model: bool, headline_only: 
             frames[name] = table.to_frame()
         if not keep_model:
             table.data = type(table.data)("d")  # the frame holds a copy: free the raw records
-    lt = metrics.lead_times(frames["shipments"], info)
-    tables = {
-        "shortages": metrics.shortages(frames["production"], info, frames["firm_production"]),
-        "lead_times": lt,
-        "flows_monthly": metrics.flows_monthly(frames["shipments"], info),
-        "licences": metrics.licences(frames["licences"], info),
-    }
+    tables = headline_tables(frames, info)
+    lt = tables["lead_times"]
     if not headline_only:
         tables.update({
             "plants": metrics.plant_starvation(frames["batches"], info),

@@ -219,13 +219,7 @@ class Sector(Facility):
         plan_after = self.cum_plan_units + plan
         if self._all_firms_make_plan(plan_after):
             self.cum_plan_units = plan_after
-            sector_stock, consumed, used_here = self.stock, self.ledger.consumed_t, self.used_t
-            for material, need in needs:
-                used = plan * need
-                if used:
-                    sector_stock[material] -= used
-                    consumed[material] += used
-                    used_here[material] = used_here.get(material, 0.0) + used
+            self._book_use([(material, plan * need) for material, need in needs])
             self._write(self._pack(self._code, now, plan, plan))
             return 1.0
         for firm in self.firms:
@@ -269,14 +263,18 @@ class Sector(Facility):
         for firm in self.firms:  # today's production is in their books already
             firm._settled_units = plan_after
         self._covered_units = None
+        self._book_use(day_used.items())
+        self._write(self._pack(self._code, now, plan, total))
+        return 1.0
+
+    def _book_use(self, used_t) -> None:
+        """The day's inputs used by all firms, (material, tonnes), into the sector's books."""
         sector_stock, consumed, used_here = self.stock, self.ledger.consumed_t, self.used_t
-        for material, used in day_used.items():
+        for material, used in used_t:
             if used:
                 sector_stock[material] -= used
                 consumed[material] += used
                 used_here[material] = used_here.get(material, 0.0) + used
-        self._write(self._pack(self._code, now, plan, total))
-        return 1.0
 
     def _receive_unordered(self, lane, tonnes: float) -> None:
         """Goods for a sector with firms that name no firm (a stockpile's release): split by
