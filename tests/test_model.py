@@ -551,3 +551,18 @@ def test_demand_variability_can_be_set_on_the_timeline():
     day = res.tables["production_daily"].assign(date=lambda f: f["date"].astype(str)).set_index("date")["planned_units"]
     assert (day[day.index < "2025-02-01"] == 2000.0).all()
     assert day[day.index >= "2025-02-01"].between(1000.0, 1200.0).all()
+
+
+def test_a_buyer_whose_every_lane_refuses_at_once_does_not_multiply_its_re_orders():
+    """tests/data/refusing_quota_world.yaml: both of a plant's ore lanes meet a quota that
+    refuses what does not fit, and one mine makes 2 t a year. Every re-order split into one
+    order per earlier failure, and each refused part became a failure of its own, so the orders
+    of each daily review grew without bound (the run never ended and took all memory).
+    Failures at the same moment of the same first-order date and cause now join into one
+    re-order, and a supplier passes over a lane a shipment came straight back from: the run
+    ends with its books closed (run() checks the mass balance) in a bounded number of events
+    (54,503 with the file's seed; the runaway made millions before running out of memory)."""
+    from simulator import load_scenario
+
+    result = run(load_scenario(Path(__file__).parent / "data" / "refusing_quota_world.yaml"))
+    assert result.manifest["simpy_events"] < 100_000

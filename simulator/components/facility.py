@@ -133,25 +133,36 @@ class Facility:
         order.lane.send(self.ledger.open_shipment(order, qty, self.env.now))
 
     def _fill(self, queue: deque, material: str) -> None:
+        """First come, first served. A shipment that comes straight back (refused at the border
+        at once) passes its lane over for the rest of this call, as the allocation rules do:
+        else the goods taken back would go out to the same order, and back, again and again."""
         stock = self.stock
         now = self.env.now
         open_shipment = self.ledger.open_shipment
-        while queue:
+        passed_over = None  # lanes a shipment came straight back from during this call
+        i = 0  # the first order not passed over (0 unless a lane was)
+        while i < len(queue):
             on_hand = stock.get(material, 0.0)
             if on_hand <= EPS_T:
                 break
-            order = queue[0]
+            order = queue[i]
+            if passed_over is not None and order.lane in passed_over:
+                i += 1
+                continue
             remaining = order.remaining_t
             qty = on_hand if on_hand < remaining else remaining
             stock[material] = on_hand - qty
             remaining -= qty
             if remaining <= EPS_T:
-                queue.popleft()
+                del queue[i]
                 if remaining > 0.0:  # round-off: the buyer stops expecting it
                     (order.line or order.lane.buyer.inputs[material]).cancel_expected(remaining)
                 remaining = 0.0
             order.remaining_t = remaining
             order.lane.send(open_shipment(order, qty, now))
+            if stock.get(material, 0.0) > on_hand - qty + EPS_T:  # it came straight back
+                passed_over = passed_over or set()
+                passed_over.add(order.lane)
 
     def cancel_order(self, order: Order) -> float:
         """Withdraw what is still unfilled of a queued order; returns those tonnes."""
@@ -453,6 +464,24 @@ class InputLine:
     def cancel_expected(self, tonnes: float) -> None:
         self.on_order_t -= tonnes
 
+    def _remember_failure(self, tonnes: float, t_first: float, lost_stock: float, lost_licence: float,
+                          now: float, cause: str) -> None:
+        """Tonnes to re-order with their first-order date and days lost. A failure at the same
+        moment, of the same first date and cause, as the last one joins it (days lost weighted
+        by tonnes): parts of one order refused together are re-ordered as one, and a buyer whose
+        every lane refuses at once does not multiply its re-orders day after day."""
+        pending = self.unfilled_since
+        if pending:
+            last = pending[-1]
+            if last[4] == now and last[1] == t_first and last[5] == cause:
+                total = last[0] + tonnes
+                if total > 0.0:
+                    last[2] = (last[2] * last[0] + lost_stock * tonnes) / total
+                    last[3] = (last[3] * last[0] + lost_licence * tonnes) / total
+                last[0] = total
+                return
+        pending.append([tonnes, t_first, lost_stock, lost_licence, now, cause])
+
     def cancelled(self, lane: Lane, tonnes: float, order: Order | None = None, shipment=None) -> None:
         """A shipment was denied or refused (``shipment`` given) or an order withdrawn from a
         supplier's backlog: avoid the lane for a while and order the same tonnes at once through
@@ -465,8 +494,8 @@ class InputLine:
                 lost_stock, lost_licence, cause = shipment.t_filled - order.t_ordered, now - shipment.t_filled, "control"
             else:
                 lost_stock, lost_licence, cause = now - order.t_ordered, 0.0, "stock"
-            self.unfilled_since.append([tonnes, order.t_first, order.lost_stock_days + lost_stock,
-                                        order.lost_licence_days + lost_licence, now, cause])
+            self._remember_failure(tonnes, order.t_first, order.lost_stock_days + lost_stock,
+                                   order.lost_licence_days + lost_licence, now, cause)
         self.avoid_until[id(lane)] = now + self.resource_after_denial_days
         # The same lane is retried at once only after a decision that took time (a licence
         # denied after review): an instant refusal would fail again at once, forever at the
