@@ -32,6 +32,12 @@ def _on_signal(signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
+def _restore(previous: dict) -> None:
+    """Put back the handlers found before a block (None, set outside Python: the default)."""
+    for s, handler in previous.items():
+        signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
@@ -53,8 +59,7 @@ def handle_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        _restore(previous)
         received = None
 
 
@@ -86,9 +91,7 @@ def shielded() -> Iterator[None]:
     try:
         yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
-        received = None
+        _restore(previous)
         for s in dict.fromkeys(deferred):
             signal.raise_signal(s)
 
