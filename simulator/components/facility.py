@@ -9,6 +9,7 @@ inventory position periodically and orders through the lanes that supply it.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import simpy
@@ -343,38 +344,39 @@ class InputLine:
             self.order(qty)
 
     def _withdraw_stale(self) -> None:
-        if self.cancel_backlog_after_days is not None:
-            self.cancel_stale_orders()
-        elif len(self.open_orders) > 64:  # nothing to withdraw: just forget filled orders
-            self.open_orders = [o for o in self.open_orders if o.remaining_t > 0.0]
-        if self.withdraw_held_after_days is not None:
-            self.withdraw_held()
+        mine = self.order_line
+        self.open_orders = self.withdraw_stale(self.open_orders, lambda order: order.line is mine)
 
-    def cancel_stale_orders(self) -> None:
-        """Withdraw orders a supplier has left unfilled for more than ``cancel_backlog_after_days``
-        since they were placed, and re-source them."""
+    def withdraw_stale(self, orders: list[Order], owns: Callable[[Order], bool]) -> list[Order]:
+        """This line's withdrawal rules applied to ``orders``; returns those still open.
+
+        ``cancel_backlog_after_days``: orders a supplier has left unfilled for longer since they
+        were placed are withdrawn and re-sourced (by the line each names, or this one).
+        ``withdraw_held_after_days``: shipments of orders ``owns`` accepts that have waited at
+        the exporter's controls (a ban, a licence queue, a quota) that long since they left the
+        supplier's stock are withdrawn: the goods go back to the supplier, a pending licence
+        application is withdrawn, and the tonnes are re-ordered through the lanes not avoided."""
         now = self.facility.env.now
-        still_open = []
-        for order in self.open_orders:
-            if order.remaining_t <= 0.0:
-                continue
-            if now - order.t_ordered > self.cancel_backlog_after_days:
-                tonnes = order.lane.supplier.cancel_order(order)
-                self.cancelled(order.lane, tonnes, order, None)
-            else:
-                still_open.append(order)
-        self.open_orders = still_open
-
-    def withdraw_held(self) -> None:
-        """Withdraw shipments that have waited at the exporter's controls (a ban, a licence
-        queue, a quota) for ``withdraw_held_after_days`` or more since they left the supplier's
-        stock: the goods go back to the supplier, a pending licence application is withdrawn,
-        and the tonnes are re-ordered through the lanes not avoided."""
-        wait, now, mine = self.withdraw_held_after_days, self.facility.env.now, self.order_line
-        for lane in self.lanes:
-            if lane.held:
-                for shipment in [s for s in lane.held.values() if now - s.t_filled >= wait - 1e-9 and s.order.line is mine]:
-                    lane.withdraw(shipment)
+        if self.cancel_backlog_after_days is not None:
+            still_open = []
+            for order in orders:
+                if order.remaining_t <= 0.0:
+                    continue
+                if now - order.t_ordered > self.cancel_backlog_after_days:
+                    tonnes = order.lane.supplier.cancel_order(order)
+                    (order.line or self).cancelled(order.lane, tonnes, order, None)
+                else:
+                    still_open.append(order)
+            orders = still_open
+        elif len(orders) > 64:  # nothing to withdraw: just forget filled orders
+            orders = [o for o in orders if o.remaining_t > 0.0]
+        wait = self.withdraw_held_after_days
+        if wait is not None:
+            for lane in self.lanes:
+                if lane.held:
+                    for shipment in [s for s in lane.held.values() if now - s.t_filled >= wait - 1e-9 and owns(s.order)]:
+                        lane.withdraw(shipment)
+        return orders
 
     def choose_lanes(self, candidates: list[Lane] | None = None) -> list[tuple[Lane, float]]:
         """Lanes to order through now, with the share of the order for each.

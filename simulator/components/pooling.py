@@ -26,7 +26,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from .clock import repeat
-from .ledger import EPS_T, Order
+from .ledger import Order
 
 if TYPE_CHECKING:  # pragma: no cover
     from .facility import InputLine
@@ -150,28 +150,6 @@ class PurchasingPool:
 
     def _withdraw_stale(self) -> None:
         """The firms' withdrawal rules (the same for every firm) applied to pooled orders."""
-        if not self.lines or not self.open_orders:
-            return
-        rules = self.lines[0]
-        now = self.env.now
-        if rules.cancel_backlog_after_days is not None:
-            still_open = []
-            for order in self.open_orders:
-                if order.remaining_t <= 0.0:
-                    continue
-                if now - order.t_ordered > rules.cancel_backlog_after_days:
-                    tonnes = order.lane.supplier.cancel_order(order)
-                    order.line.cancelled(order.lane, tonnes, order, None)
-                else:
-                    still_open.append(order)
-            self.open_orders = still_open
-        elif len(self.open_orders) > 64:
-            self.open_orders = [o for o in self.open_orders if o.remaining_t > EPS_T]
-        wait = rules.withdraw_held_after_days
-        if wait is not None:
-            for lane in rules.lanes:
-                if lane.held:
-                    for shipment in [s for s in lane.held.values()
-                                     if now - s.t_filled >= wait - 1e-9 and isinstance(s.order.line, PooledLine)
-                                     and s.order.line.pool is self]:
-                        lane.withdraw(shipment)
+        if self.lines:  # (held goods may belong to orders filled already: no test on open orders)
+            self.open_orders = self.lines[0].withdraw_stale(
+                self.open_orders, lambda order: isinstance(order.line, PooledLine) and order.line.pool is self)
