@@ -86,7 +86,8 @@ def _short(g: pd.DataFrame) -> np.ndarray:
     return (g["produced_units"].to_numpy() < planned * (1 - STOP_TOLERANCE)) & (planned > 0)
 
 
-def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataFrame | None = None) -> pd.DataFrame:
+def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataFrame | None = None,
+              days: dict[str, FirmDays] | None = None) -> pd.DataFrame:
     """One row per demand facility.
 
     Columns: ``facility``; ``sector``; ``country``; ``unit`` (what a unit is); ``units_planned``
@@ -107,7 +108,7 @@ def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataF
     rows = []
     prod = production[production["t"] >= info.t_start - 1e-9]
     groups = dict(tuple(prod.groupby("facility", observed=True))) if len(prod) else {}
-    by_firm = firm_days(production, firm_production, info)
+    by_firm = days if days is not None else firm_days(production, firm_production, info)
     for name, meta in info.facilities.items():
         if meta["kind"] != "sector":
             continue
@@ -197,7 +198,8 @@ def _firm_outages(days: FirmDays, info: RunInfo) -> tuple[dict, float]:
     return stops, firm_days_stopped / short.size if short.size else 0.0
 
 
-def shortages_firms(firm_production: pd.DataFrame, info: RunInfo, production: pd.DataFrame) -> pd.DataFrame:
+def shortages_firms(firm_production: pd.DataFrame, info: RunInfo, production: pd.DataFrame,
+                    days: dict[str, FirmDays] | None = None) -> pd.DataFrame:
     """One row per firm of each sector with firms (none for sectors without).
 
     Columns: ``facility``; ``firm`` (1, 2, ...); ``share`` of the sector's output; ``cover_days``
@@ -208,16 +210,16 @@ def shortages_firms(firm_production: pd.DataFrame, info: RunInfo, production: pd
     never stopped or still stopped at the end).
     """
     rows = []
-    for name, days in firm_days(production, firm_production, info).items():
+    for name, one in (days if days is not None else firm_days(production, firm_production, info)).items():
         firms = info.facilities[name]["firms"]
-        short = _short_days(days.planned, days.made)
+        short = _short_days(one.planned, one.made)
         for i, (share, cover) in enumerate(firms):
-            planned, produced = float(days.planned[:, i].sum()), float(days.made[:, i].sum())
+            planned, produced = float(one.planned[:, i].sum()), float(one.made[:, i].sum())
             lost = max(0.0, planned - produced)
             rows.append({"facility": name, "firm": i + 1, "share": share, "cover_days": cover,
                          "units_planned": planned, "units_produced": produced, "units_lost": lost,
                          "share_lost": lost / planned if planned > 0 else 0.0,
-                         **_outages(days.times, short[:, i], 1.0, info)})
+                         **_outages(one.times, short[:, i], 1.0, info)})
     columns = ["facility", "firm", "share", "cover_days", "units_planned", "units_produced", "units_lost", "share_lost",
                "stopped_days", "first_stop", "longest_stop_days", "recovered"]
     return pd.DataFrame(rows, columns=columns)
@@ -487,16 +489,17 @@ def production_daily(production: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     })
 
 
-def production_firms_daily(firm_production: pd.DataFrame, info: RunInfo, production: pd.DataFrame) -> pd.DataFrame:
+def production_firms_daily(firm_production: pd.DataFrame, info: RunInfo, production: pd.DataFrame,
+                           days: dict[str, FirmDays] | None = None) -> pd.DataFrame:
     """Daily output of each firm of the sectors with firms: ``date``, ``facility``, ``firm``
     (1, 2, ...), ``planned_units`` (its share of the day's plan), ``produced_units``; day by
     day, the firms of a day in order."""
     parts = []
-    for name, days in firm_days(production, firm_production, info).items():
-        d, n = days.planned.shape
+    for name, one in (days if days is not None else firm_days(production, firm_production, info)).items():
+        d, n = one.planned.shape
         parts.append(pd.DataFrame({
-            "t": np.repeat(days.times, n), "facility": name, "firm": np.tile(np.arange(1, n + 1), d),
-            "planned_units": days.planned.ravel(), "produced_units": days.made.ravel()}))
+            "t": np.repeat(one.times, n), "facility": name, "firm": np.tile(np.arange(1, n + 1), d),
+            "planned_units": one.planned.ravel(), "produced_units": one.made.ravel()}))
     if not parts:
         return pd.DataFrame({"date": pd.Series([], dtype=object), "facility": pd.Series([], dtype=object),
                              "firm": pd.Series([], dtype=int), "planned_units": pd.Series([], dtype=float),

@@ -87,11 +87,13 @@ def run_info(model: Model) -> metrics.RunInfo:
     return metrics.RunInfo(model.scenario.start, model.t_start, model.t_end, facilities)
 
 
-def headline_tables(frames: dict[str, pd.DataFrame], info: metrics.RunInfo) -> dict[str, pd.DataFrame]:
+def headline_tables(frames: dict[str, pd.DataFrame], info: metrics.RunInfo,
+                    days: dict | None = None) -> dict[str, pd.DataFrame]:
     """The tables :func:`metrics.headline` reads (:data:`HEADLINE_TABLES`), from the record
-    frames of production, firm production, shipments and licences."""
+    frames of production, firm production, shipments and licences (``days``: the firms' days,
+    :func:`metrics.firm_days`, if already computed)."""
     return {
-        "shortages": metrics.shortages(frames["production"], info, frames["firm_production"]),
+        "shortages": metrics.shortages(frames["production"], info, frames["firm_production"], days),
         "lead_times": metrics.lead_times(frames["shipments"], info),
         "flows_monthly": metrics.flows_monthly(frames["shipments"], info),
         "licences": metrics.licences(frames["licences"], info),
@@ -130,7 +132,8 @@ def _run(scenario: Scenario, seed: int | None, keep_model: bool, headline_only: 
             frames[name] = table.to_frame()
         if not keep_model:
             table.data = type(table.data)("d")  # the frame holds a copy: free the raw records
-    tables = headline_tables(frames, info)
+    days = metrics.firm_days(frames["production"], frames["firm_production"], info)  # once, for three tables
+    tables = headline_tables(frames, info, days)
     lt = tables["lead_times"]
     if not headline_only:
         tables.update({
@@ -140,8 +143,9 @@ def _run(scenario: Scenario, seed: int | None, keep_model: bool, headline_only: 
             "production_daily": metrics.production_daily(frames["production"], info),
             "events": metrics.events(frames["events"], info),
             "licences_weekly": metrics.licences_weekly(frames["licences"], info),
-            "shortages_firms": metrics.shortages_firms(frames["firm_production"], info, frames["production"]),
-            "production_firms_daily": metrics.production_firms_daily(frames["firm_production"], info, frames["production"]),
+            "shortages_firms": metrics.shortages_firms(frames["firm_production"], info, frames["production"], days),
+            "production_firms_daily": metrics.production_firms_daily(frames["firm_production"], info, frames["production"],
+                                                                     days),
             "prices_monthly": market_metrics.prices_monthly(frames["prices"], info),
             "market_responses": market_metrics.market_responses(frames["market_responses"], info),
             "flows_customs": customs.flows_customs(tables["flows_monthly"], customs.hs_codes(scenario)),
