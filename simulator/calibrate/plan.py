@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..loading import ScenarioError, _read_yaml, parse_overrides, parse_scenario, read_text_file, scenario_hash
+from ..loading import _read_yaml, read_text_file, scenario_hash
 from ..observed import ObservedError, parse_select, read_observed, select
 from ..score import _months
-from ..sweep.plan import _missing_key, _rewrite
+from ..sweep.plan import _missing_key, _rewrite, parse_base
 from ..sweep.values import ValueChecker
 from .series import Statistics
 from .spec import CalibrationError, CalibrationSpec, Prior, line_of, load_calibration
@@ -65,15 +65,8 @@ def plan_calibration(path: str | Path, overrides: Iterable[str] | Mapping[str, A
     spec, source, lines = loaded.spec, loaded.source, loaded.lines
     text = read_text_file(loaded.scenario_path, "scenario", CalibrationError)
     scen_source = str(loaded.scenario_path)
-    fixed = dict(spec.set)
-    fixed.update({k: v for k, v, _ in parse_overrides(overrides)})
-    try:
-        base = parse_scenario(text, scen_source, fixed, default_name=loaded.scenario_path.stem)
-    except ScenarioError as err:
-        found = list(err.lines)
-        for key, value in spec.set.items():
-            found = _rewrite(found, f"--set {key}={value}", f"{line_of(('set', key), lines, source)}: set.{key} = {value!r}")
-        raise CalibrationError(found) from None
+    base, fixed = parse_base(text, scen_source, loaded.scenario_path.stem, spec.set, overrides,
+                      lambda key: line_of(key, lines, source), source, CalibrationError)
     try:
         observed = read_observed(loaded.observed_path)
     except ObservedError as err:

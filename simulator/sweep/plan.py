@@ -178,6 +178,31 @@ def _distinct(values: Sequence[Any]) -> list[Any]:
     return list({(type(v), v): v for v in values}.values())
 
 
+def parse_base(text: str, scen_source: str, default_name: str, fixed_set: Mapping[str, Any],
+               overrides: Iterable[str] | Mapping[str, Any], line_of: Any, source: str, error: type):
+    """The base scenario of a sweep or calibration file with the file's ``set:`` and the
+    command's overrides applied, and those overrides as one mapping; its problems raise
+    ``error`` with each located where it comes from (``line_of((key, ...))``: the file's line of
+    a key; ``source``: the file)."""
+    fixed = dict(fixed_set)
+    fixed.update({k: v for k, v, _ in parse_overrides(overrides)})
+    try:
+        return parse_scenario(text, scen_source, fixed, default_name=default_name), fixed
+    except ScenarioError as err:
+        found = list(err.lines)
+        for key, value in fixed_set.items():
+            found = _rewrite(found, f"--set {key}={value}", f"{line_of(('set', key))}: set.{key} = {value!r}")
+        if fixed:
+            try:
+                parse_scenario(text, scen_source, default_name=default_name)
+            except ScenarioError:
+                pass
+            else:  # the scenario is fine on its own: the overrides break it
+                where = line_of(("set",)) + ": set" if fixed_set else "--set"
+                found = [line if line.startswith((source, "--set")) else f"{where}: {line}" for line in found]
+        raise error(found) from None
+
+
 def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = (), scenario: Any = None) -> Plan:
     """Validate a sweep file (or a bundled sweep's name) against its scenario and lay out its
     points and runs; ``scenario`` (a :class:`Scenario`, file or bundled name) replaces the base
@@ -189,24 +214,9 @@ def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = 
         scen_source = str(loaded.scenario_path)
     else:
         text, scen_source = _base_text(scenario)
-    fixed = dict(spec.set)
-    fixed.update({k: v for k, v, _ in parse_overrides(overrides)})
+    base, fixed = parse_base(text, scen_source, loaded.scenario_path.stem, spec.set, overrides,
+                      lambda key: _line(key, lines, source), source, SweepError)
     problems: list[str] = []
-    try:
-        base = parse_scenario(text, scen_source, fixed, default_name=loaded.scenario_path.stem)
-    except ScenarioError as err:
-        found = list(err.lines)
-        for key, value in spec.set.items():
-            found = _rewrite(found, f"--set {key}={value}", f"{_line(('set', key), lines, source)}: set.{key} = {value!r}")
-        if fixed:
-            try:
-                parse_scenario(text, scen_source, default_name=loaded.scenario_path.stem)
-            except ScenarioError:
-                pass
-            else:  # the scenario is fine on its own: the overrides break it
-                where = _line(("set",), lines, source) + ": set" if spec.set else "--set"
-                found = [line if line.startswith((source, "--set")) else f"{where}: {line}" for line in found]
-        raise SweepError(found) from None
     names = list(spec.parameters)
     for name in names:
         if name in spec.set:
