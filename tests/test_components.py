@@ -542,3 +542,60 @@ def test_stockpile_check_stops_when_switched_off_and_restarts_when_on_again():
     pile.set_release_below(3.0)
     env.run(until=80)
     assert pile.released_t > released
+
+
+def test_a_lane_refusing_at_once_is_passed_over_and_the_next_order_served():
+    """The supplier has no stock; a US line's order (5 t) and then a German line's (5 t) wait in
+    its backlog. A ban refusing shipments to the US is in force. 2 t arrive: first come, first
+    served offers them to the US order, whose shipment comes straight back; the supplier then
+    passes the US lane over for the rest of that filling round and the German order gets the
+    2 t. One refused shipment, not a new one for every 2 t the US order still lacks (the goods
+    taken back used to go out to the same order, and back, until it was used up)."""
+    env = simpy.Environment()
+    ban = BanControl(env, "ban", "CN", {"mag"}, on_block="refuse", destinations={"US"}, in_force=True)
+    ledger, sup, us, _lane = network(env, supplier_stock=0.0, transit=1.0, use_per_day=0.0, controls=[ban],
+                                     buyer_country="US")
+    de = Sector(env, "de_line", "DE", units_per_year=0.0, bom_kg_per_unit={"mag": 1000.0},
+                policy=OrderUpTo(review_days=1.0, target_days=10.0), ledger=ledger)
+    Lane(env, sup, de, "mag", {"sea": 1.0}, controls=[ban])
+    us.inputs["mag"].order(5.0)
+    de.inputs["mag"].order(5.0)
+    assert [o.lane.buyer.name for o in sup.backlog["mag"]] == ["line", "de_line"]
+    sup.take_back("mag", 2.0)  # 2 t come into stock (as goods returned would)
+    rows = ledger.records.shipments.to_frame()
+    live = list(ledger.live.values())
+    refused = rows[rows["outcome"].astype(str) == "refused"]
+    assert len(refused) == 1 and refused["tonnes"].tolist() == [2.0]
+    assert [(s.order.lane.buyer.name, s.tonnes) for s in live] == [("de_line", 2.0)]
+    assert sup.stock["mag"] == 0.0
+
+
+def test_daily_round_runs_its_activities_after_every_other_event_of_the_day():
+    """Two activities join one daily round at time 0 (one stops after its third call by
+    returning None); a plain timeout scheduled for day 1 after the round was set up still comes
+    first on day 1, because the round runs last at each time. Calls: day 0 a, b; day 1 the
+    timeout, a, b; day 2 a, b; day 3 a (b stopped). One SimPy event a day for the round."""
+    from simulator.components.clock import daily
+
+    env = simpy.Environment()
+    calls = []
+    b_calls = itertools.count(1)
+
+    def a():
+        calls.append((env.now, "a"))
+        return 1.0
+
+    def b():
+        calls.append((env.now, "b"))
+        return 1.0 if next(b_calls) < 3 else None
+
+    daily(env, a)
+    daily(env, b)
+    env.timeout(1.0).callbacks.append(lambda _e: calls.append((env.now, "timeout")))
+    env.run(until=3.5)
+    assert calls == [(0, "a"), (0, "b"), (1, "timeout"), (1, "a"), (1, "b"), (2, "a"), (2, "b"), (3, "a")]
+    alone = simpy.Environment()  # the same with one activity: as many SimPy events
+    daily(alone, lambda: 1.0)
+    alone.timeout(1.0)
+    alone.run(until=3.5)
+    assert next(env._eid) == next(alone._eid)

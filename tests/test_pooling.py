@@ -95,3 +95,26 @@ def test_a_denied_pooled_shipment_is_re_sourced_by_each_firm_for_its_share():
     assert (sh["outcome"] == "denied").any()
     denied_pooled = sh[(sh["outcome"] == "denied") & (sh["tonnes"] > 0.75)]
     assert len(denied_pooled) > 0  # pooled shipments (1 t) were denied, not only firms' own
+
+
+@pytest.mark.parametrize("rule", [None, 5], ids=["no rule", "cancel after 5 days"])
+def test_a_pool_withdraws_pooled_orders_left_unfilled(rule):
+    """The mine makes nothing and has nothing from the start, so no order is ever filled. The
+    firms' first pooled order (day 0) then stays open for the whole run without a withdrawal
+    rule; with ``cancel_backlog_after_days: 5`` the pool withdraws each pooled order once a
+    supplier has left it unfilled for more than 5 days and the firms re-source it (the lane is
+    avoided, so the next reviews order again), so no open pooled order is older than 5 days
+    plus one daily review when the run ends."""
+    data = pooling_world(True)
+    data["facilities"]["cn_mine"].update(capacity_t_per_year=0, initial_stock_t=0)
+    if rule is not None:
+        data["facilities"]["de_line"]["cancel_backlog_after_days"] = rule
+    result = go(data)
+    pool = result.model.facilities["de_line"].pools["mag"]
+    end = result.model.env.now
+    ages = [end - order.t_ordered for order in pool.open_orders if order.remaining_t > 0]
+    assert ages  # pooled orders exist
+    if rule is None:
+        assert max(ages) >= 60  # the first order, placed before the horizon, is still open
+    else:
+        assert max(ages) <= rule + 1
