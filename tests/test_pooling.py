@@ -103,17 +103,18 @@ def test_a_pool_withdraws_pooled_orders_left_unfilled(rule):
     firms' first pooled order (day 0) then stays open for the whole run without a withdrawal
     rule; with ``cancel_backlog_after_days: 5`` the pool withdraws each pooled order once a
     supplier has left it unfilled for more than 5 days and the firms re-source it (the lane is
-    avoided, so the next reviews order again), so no open pooled order is older than 5 days
-    plus one daily review when the run ends."""
+    avoided, so the next reviews order again), so no open order, pooled or a firm's own, is
+    older than 5 days plus one daily review when the run ends."""
     data = pooling_world(True)
     data["facilities"]["cn_mine"].update(capacity_t_per_year=0, initial_stock_t=0)
     if rule is not None:
         data["facilities"]["de_line"]["cancel_backlog_after_days"] = rule
     result = go(data)
-    pool = result.model.facilities["de_line"].pools["mag"]
+    sector = result.model.facilities["de_line"]
     end = result.model.env.now
-    ages = [end - order.t_ordered for order in pool.open_orders if order.remaining_t > 0]
-    assert ages  # pooled orders exist
+    open_orders = [*sector.pools["mag"].open_orders, *(o for f in sector.firms for o in f.inputs["mag"].open_orders)]
+    ages = [end - order.t_ordered for order in open_orders if order.remaining_t > 0]
+    assert ages  # orders are open (pooled, or a firm's own re-orders)
     if rule is None:
         assert max(ages) >= 60  # the first order, placed before the horizon, is still open
     else:

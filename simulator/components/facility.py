@@ -469,14 +469,16 @@ class InputLine:
     def _remember_failure(self, tonnes: float, t_first: float, lost_stock: float, lost_licence: float,
                           now: float, cause: str) -> None:
         """Tonnes to re-order with their first-order date and days lost. A failure at the same
-        moment, of the same first date and cause, as the last one joins it (days lost weighted
-        by tonnes): parts of one order refused together are re-ordered as one, and a buyer whose
-        every lane refuses at once does not multiply its re-orders day after day."""
+        moment and of the same cause as the last one joins it (first date and days lost weighted
+        by tonnes, so mean lead times are kept): what fails together is re-ordered as one, and a
+        buyer whose every lane refuses at once does not multiply its re-orders day after day."""
         pending = self.unfilled_since
         if pending:
             last = pending[-1]
-            if last[4] == now and last[1] == t_first and last[5] == cause:
+            if last[4] == now and last[5] == cause:
                 total = last[0] + tonnes
+                if total > 0.0 and last[1] != t_first:
+                    last[1] = (last[1] * last[0] + t_first * tonnes) / total
                 if total > 0.0:
                     last[2] = (last[2] * last[0] + lost_stock * tonnes) / total
                     last[3] = (last[3] * last[0] + lost_licence * tonnes) / total
