@@ -599,3 +599,39 @@ def test_daily_round_runs_its_activities_after_every_other_event_of_the_day():
     alone.timeout(1.0)
     alone.run(until=3.5)
     assert next(env._eid) == next(alone._eid)
+
+
+def test_daily_batches_finish_in_the_round_nearest_their_processing_time():
+    """A plant with daily batches works in the end-of-day round; processing counts whole days.
+
+    1 t a day of room (365 t/year), target 3 t of oxide in stock or in process, ore plenty,
+    processing times drawn 2.4, 2.6, 0.4 (rounded: 2, 3, 0 days):
+    round 0: 1 t starts, ready in round 2.  Round 1: in process 1, 1 t starts, ready in round 4.
+    Round 2: the first batch joins stock (1 t), in process 1, so 1 t starts; 0 days: in stock
+    at once (2 t). Round 3: 2 t + 1 t in process = target: no batch. Round 4: the second batch
+    joins: 3 t. Between rounds (t = 1.5, 2.5, 3.5, 4.5) stock reads 0, 2, 2, 3.
+
+    A plant with 2-day batches (2 t of room) keeps its own clock and exact processing time:
+    2 t start at time 0 and are in stock from 2.4 on; at time 2, with 2 t in process, 1 t
+    starts, in stock from 4.4 on (3 t)."""
+    env = simpy.Environment()
+    ledger = Ledger()
+    draws = iter([2.4, 2.6, 0.4])
+    daily = Plant(env, "daily", "CN", "oxide", {"ore": 1.0}, capacity_t_per_year=365.0, output_stock_days=3.0,
+                  processing_days=lambda: next(draws), initial_stock_t={"ore": 100.0, "oxide": 0.0}, ledger=ledger)
+    two_day = Plant(env, "two_day", "CN", "oxide", {"ore": 1.0}, capacity_t_per_year=365.0, output_stock_days=3.0,
+                    processing_days=lambda: 2.4, batch_days=2.0, initial_stock_t={"ore": 100.0, "oxide": 0.0},
+                    ledger=ledger)
+    seen = []
+
+    def probe():
+        for t in (1.5, 2.3, 2.5, 3.5, 4.5):
+            yield env.timeout(t - env.now)
+            seen.append((t, daily.stock["oxide"], two_day.stock["oxide"]))
+
+    env.process(probe())
+    env.run(until=4.9)
+    assert seen == [(1.5, 0.0, 0.0), (2.3, 2.0, 0.0), (2.5, 2.0, 2.0), (3.5, 2.0, 2.0), (4.5, 3.0, 3.0)]
+    batches = ledger.records.batches.to_frame()
+    made = batches[batches["facility"] == "daily"]["produced_t"].tolist()
+    assert made == [1.0, 1.0, 1.0, 0.0, 0.0]

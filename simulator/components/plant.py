@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import heapq
+
 import simpy
 
-from .clock import repeat
+from .clock import daily, repeat
 from .facility import Facility
 from .ledger import EPS_T, Ledger
 from .output_cap import CappedOutput
@@ -16,6 +18,14 @@ __all__ = ["Plant"]
 
 class Plant(Facility, CappedOutput):
     """Makes ``output`` in batches every ``batch_days``.
+
+    **When.** A plant with daily batches (``batch_days`` 1, the default) works in the
+    end-of-day round with the sectors (:func:`~.clock.daily`): each day, after the day's
+    deliveries, reviews and decisions, the batches whose processing has ended join its stock
+    and are shipped, then the day's batch starts; a batch's processing time is counted in whole
+    days (rounded to the nearest: a batch of 14.6 days is ready in the round 15 days after it
+    started). Other batch lengths run on a clock of their own, a batch at the start of its
+    period, output ready after the exact processing time.
 
     A batch makes what refills finished stock to ``output_stock_days`` of planned output plus
     the open order backlog, at most capacity, and at most what its inputs allow (the plant is
@@ -60,7 +70,14 @@ class Plant(Facility, CappedOutput):
         self._code = self.ledger.records.batches.code("facility", name)
         table = self.ledger.records.batches
         self._write, self._pack = table.data.frombytes, table.pack  # one row: (facility, t, desired, made)
-        repeat(env, self.produce)
+        self._in_round = batch_days == 1.0
+        # (ready time, batch number, tonnes) of batches in process, soonest first (daily batches)
+        self._processing: list[tuple[float, int, float]] = []
+        self._batches = 0
+        if self._in_round:
+            daily(env, self._daily_batch)
+        else:
+            repeat(env, self.produce)
 
     def planned_output_t_per_day(self, material: str) -> float:
         return self.capacity_t_per_year * self.utilisation / 365.0 if material == self.output else 0.0
@@ -99,7 +116,14 @@ class Plant(Facility, CappedOutput):
                 used_here[material] = used_here.get(material, 0.0) + used
             self.wip_t += qty
             delay = self.processing_days() if self.processing_days is not None else 0.0
-            if delay > 0:
+            if self._in_round:  # ready in the round nearest the end of its processing
+                days = int(delay + 0.5) if delay > 0 else 0
+                if days:
+                    self._batches += 1
+                    heapq.heappush(self._processing, (env.now + days - 0.5, self._batches, qty))
+                else:
+                    self._finish(qty)
+            elif delay > 0:
                 env.timeout(delay).callbacks.append(lambda _e, q=qty: self._finish(q))
             else:
                 self._finish(qty)
@@ -107,6 +131,15 @@ class Plant(Facility, CappedOutput):
             qty = 0.0
         self._write(self._pack(self._code, env.now, desired, qty))
         return self.batch_days
+
+    def _daily_batch(self) -> float:
+        """The plant's turn in the end-of-day round: finish the batches due, start today's."""
+        processing = self._processing
+        if processing:
+            now = self.env.now
+            while processing and processing[0][0] < now:  # due today (stored half a day early)
+                self._finish(heapq.heappop(processing)[2])
+        return self.produce()
 
     def _finish(self, qty: float) -> None:
         self.wip_t -= qty
