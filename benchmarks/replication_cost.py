@@ -36,7 +36,7 @@ def one_replication(scenario, seed: int) -> dict[str, float]:
     from simulator.model import Model
 
     t0 = time.process_time()
-    model = Model(scenario, seed)
+    model = Model(scenario, seed, sample_inventory=False)  # as runner.run(headline_only=True)
     t1 = time.process_time()
     model.simulate()
     t2 = time.process_time()

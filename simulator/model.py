@@ -46,7 +46,9 @@ def fewer_collections():
 class Model:
     """A scenario's components on one SimPy environment, ready to ``run()``."""
 
-    def __init__(self, scenario: sp.Scenario, seed: int | None = None):
+    def __init__(self, scenario: sp.Scenario, seed: int | None = None, sample_inventory: bool = True):
+        """``sample_inventory=False``: no inventory snapshots (a run whose tables do not include
+        ``inventory_daily``, e.g. headline-only; nothing else reads them)."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else int(seed)
         self.env = simpy.Environment()
@@ -77,7 +79,8 @@ class Model:
         self._pairs = self._inventory_pairs()
         self._refresh_rates()
         self._sampling = False
-        c.repeat(self.env, self._sample_inventory, last=True)  # end of day: after the day's production
+        if sample_inventory:
+            c.repeat(self.env, self._sample_inventory, last=True)  # end of day: after the day's production
         # Prices and the responses they drive: only in scenarios with `markets` (simulator.market_build).
         self.markets = None
         if scenario.markets is not None:

@@ -122,7 +122,7 @@ def run(scenario: Scenario | str | Path, seed: int | None = None, keep_model: bo
 def _run(scenario: Scenario, seed: int | None, keep_model: bool, headline_only: bool) -> RunResult:
     started = time.perf_counter()
     began = dt.datetime.now(dt.timezone.utc)
-    model = Model(scenario, seed)
+    model = Model(scenario, seed, sample_inventory=not headline_only)
     model.run()
     info = run_info(model)
     needed = ("production", "firm_production", "shipments", "licences") if headline_only else tuple(model.ledger.records.tables())
