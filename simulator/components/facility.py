@@ -344,6 +344,9 @@ class InputLine:
             self.order(qty)
 
     def _withdraw_stale(self) -> None:
+        if (self.cancel_backlog_after_days is None and self.withdraw_held_after_days is None
+                and len(self.open_orders) <= 64):
+            return  # no rule to apply and nothing to forget (what withdraw_stale would find)
         mine = self.order_line
         self.open_orders = self.withdraw_stale(self.open_orders, lambda order: order.line is mine)
 

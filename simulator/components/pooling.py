@@ -60,7 +60,11 @@ class PooledLine:
         return self.parts[0][0].unfilled_orders
 
     def take_delivery(self, lane: Lane, tonnes: float, lead_time_days: float, learns: bool) -> None:
-        for line, part in self.shares(tonnes):
+        parts, left = self.parts, tonnes  # shares(tonnes), written out: every pooled delivery
+        last = len(parts) - 1
+        for i, (line, fraction) in enumerate(parts):
+            part = tonnes * fraction if i < last else left
+            left -= part
             line.take_delivery(lane, part, lead_time_days, learns)
 
     def order_lost(self, tonnes: float) -> None:
@@ -123,18 +127,23 @@ class PurchasingPool:
 
     def review(self) -> float | None:
         """Every firm's review, then one order per lane and mode for their new tonnes. Returns
-        the days until the next review (the shortest of the firms'; None when none reviews)."""
-        delays = []
-        with self.pooling():
+        the days until the next review (the shortest of the firms'; None when none reviews).
+        (What :meth:`pooling` does, written out: this runs every week for every pool.)"""
+        next_review = None
+        self.collecting = collected = {}
+        try:
             self._withdraw_stale()
             for line in self.lines:
                 delay = line.review()
-                if delay is not None:
-                    delays.append(delay)
-        if not delays:
+                if delay is not None and (next_review is None or delay < next_review):
+                    next_review = delay
+        finally:
+            self.collecting = None
+        for orders in collected.values():
+            self._place(orders)
+        if next_review is None:
             self._running = False
-            return None
-        return min(delays)
+        return next_review
 
     def _place(self, orders: list[Order]) -> None:
         first = orders[0]
