@@ -6,11 +6,15 @@ magnets a day as two firms (half the plan each, covers of 10 and 30 days), revie
 (order up to the firm's cover), no transit time, and no ban here. In steady state each firm orders
 its own day's use, 0.5 t, every day."""
 
+from types import SimpleNamespace
+
 import pytest
+import simpy
 import yaml
 
 from simulator import parse_scenario, run
 from simulator.components.pooling import PooledLine
+from simulator.components.sector import Sector
 
 from test_firms import firm_world
 
@@ -59,23 +63,24 @@ def test_pooling_halves_the_orders_and_changes_no_firm_stock(controls):
 
 def test_a_pooled_delivery_is_shared_by_what_each_firm_asked():
     """A pooled order of 0.2 t asked by three firms (0.1, 0.06 and 0.04 t: fractions 1/2, 3/10,
-    1/5) that brings 0.05 t gives them 0.025, 0.015 and 0.01 t; the last firm's part is what the
+    1/5) that brings 0.05 t gives them 0.025, 0.015 and 0.01 t: into each firm's stock and off
+    its tonnes on order, and 0.05 t into the sector's stock; the last firm's part is what the
     others leave, so the parts sum to exactly what was delivered."""
-    received = []
-
-    class FirmLine:
-        def __init__(self, name):
-            self.name = name
-
-        def take_delivery(self, lane, tonnes, lead, learns):
-            received.append((self.name, tonnes))
-
-    a, b, c = FirmLine("a"), FirmLine("b"), FirmLine("c")
-    pooled = PooledLine([(a, 0.1 / 0.2), (b, 0.06 / 0.2), (c, 0.04 / 0.2)], pool=None)
-    pooled.take_delivery(None, 0.05, 3.0, True)
-    assert [name for name, _ in received] == ["a", "b", "c"]
-    assert [t for _, t in received] == pytest.approx([0.025, 0.015, 0.01], abs=1e-15)
-    assert sum(t for _, t in received) == 0.05
+    env = simpy.Environment()
+    sector = Sector(env, "s", "DE", 0.0, {"mag": 1.0}, firms=[(0.5, 10.0), (0.3, 10.0), (0.2, 10.0)])
+    lines = [firm.inputs["mag"] for firm in sector.firms]
+    for line in lines:
+        line.on_order_t = 0.0  # (so that what comes off it reads exactly)
+    pooled = PooledLine([(lines[0], 0.1 / 0.2), (lines[1], 0.06 / 0.2), (lines[2], 0.04 / 0.2)], pool=None)
+    lane = SimpleNamespace(material="mag")
+    before = [firm.stock["mag"] for firm in sector.firms]
+    sector_before = sector.stock["mag"]
+    pooled.take_delivery(lane, 0.05, 3.0, True)
+    received = [firm.stock["mag"] - b for firm, b in zip(sector.firms, before)]
+    assert received == pytest.approx([0.025, 0.015, 0.01], abs=1e-15)
+    assert [-line.on_order_t for line in lines] == pytest.approx([0.025, 0.015, 0.01], abs=1e-15)
+    assert -lines[2].on_order_t == 0.05 - 0.05 * (0.1 / 0.2) - 0.05 * (0.06 / 0.2)  # the rest, exactly
+    assert sector.stock["mag"] - sector_before == pytest.approx(0.05, abs=1e-15)
 
 
 def test_a_denied_pooled_shipment_is_re_sourced_by_each_firm_for_its_share():

@@ -60,12 +60,22 @@ class PooledLine:
         return self.parts[0][0].unfilled_orders
 
     def take_delivery(self, lane: Lane, tonnes: float, lead_time_days: float, learns: bool) -> None:
-        parts, left = self.parts, tonnes  # shares(tonnes), written out: every pooled delivery
-        last = len(parts) - 1
+        """Each firm takes its share as :meth:`InputLine.take_delivery` and :meth:`Firm.receive`
+        would, written out (every pooled delivery reaches every firm of a sector): into the
+        firm's stock and its sector's, off its tonnes on order, into its adaptive cover."""
+        parts, left = self.parts, tonnes  # shares(tonnes), written out
+        last, material = len(parts) - 1, lane.material
+        sector = parts[0][0].facility.sector
+        sector_stock, now = sector.stock, sector.env.now
         for i, (line, fraction) in enumerate(parts):
             part = tonnes * fraction if i < last else left
             left -= part
-            line.take_delivery(lane, part, lead_time_days, learns)
+            line.facility.stock[material] += part  # (the firm's stock property settles it first)
+            sector_stock[material] += part
+            line.on_order_t -= part
+            if learns and line.adaptive_cover is not None:
+                line.adaptive_cover.observe(now, lead_time_days, part)
+        sector.firm_stock_changed()
 
     def order_lost(self, tonnes: float) -> None:
         for line, part in self.shares(tonnes):
