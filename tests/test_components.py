@@ -635,3 +635,31 @@ def test_daily_batches_finish_in_the_round_nearest_their_processing_time():
     batches = ledger.records.batches.to_frame()
     made = batches[batches["facility"] == "daily"]["produced_t"].tolist()
     assert made == [1.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def test_firms_switched_to_just_in_time_order_their_needs_every_day():
+    """A sector of two firms (shares 1/2, 1/2; covers 10 days: 5 t each of 1 t a day in all),
+    reviewed every 100 days, next door to a depot with 1,000 t. Days 0-4 the firms live off
+    stock (days made to plan, counted at the sector without visiting them); on day 5, before
+    production, every firm's input becomes just in time: each firm orders at production what
+    its stock and orders do not cover, nothing while its stock lasts (to day 9), then its own
+    0.5 t every day, so days 10-14 bring 10 orders of 0.5 t and the line never stops."""
+    env = simpy.Environment()
+    ledger = Ledger()
+    depot = Facility(env, "port", "DE", ledger)
+    depot.add_initial_stock("mag", 1000.0)
+    line = Sector(env, "line", "DE", units_per_year=365.0, bom_kg_per_unit={"mag": 1000.0},
+                  policy=OrderUpTo(review_days=100.0, target_days=10.0), firms=[(0.5, 10.0), (0.5, 10.0)],
+                  ledger=ledger)
+    Lane(env, depot, line, "mag", {"truck": 0.0})
+    env.run(until=5)
+    assert len(ledger.records.shipments.to_frame()) == 0
+    assert line._all_firms_make_plan(line.cum_plan_units)  # stock for more days: no need to visit them
+    line.inputs["mag"].policy = JustInTime()
+    # a firm buying just in time orders at production (what it orders depends on its levels and
+    # adjustments), so no day is counted without visiting the firms
+    assert not line._all_firms_make_plan(line.cum_plan_units)
+    env.run(until=15)
+    ordered = ledger.records.shipments.to_frame()[["t_ordered", "tonnes"]].values.tolist()
+    assert ordered == [[t, 0.5] for t in (10.0, 11.0, 12.0, 13.0, 14.0) for _firm in range(2)]
+    assert ledger.records.production.column("produced_units").tolist() == [1.0] * 15

@@ -161,6 +161,7 @@ class Firm(Facility):
     def sourcing_changed(self) -> None:
         self._just_in_time = [(self.inputs[m], need) for m, need in self.sector._needs_t
                               if m in self.inputs and self.inputs[m].just_in_time]
+        self.sector.firm_sourcing_changed()
 
     def receive(self, lane: Lane, tonnes: float) -> None:
         """Goods this firm ordered, delivered through ``lane``."""

@@ -58,6 +58,7 @@ class Sector(Facility):
         self.firms: list[Firm] = []
         self.cum_plan_units = 0.0  # the sum of the days' plans so far (firms' books settle against it)
         self._covered_units: float | None = None  # the least of the firms' covered_units (None: to compute)
+        self._owing = False  # some firm owes units or buys just in time (see _firms_owe)
         self.sector, self.units_per_year = sector, units_per_year
         self.bom_kg_per_unit = dict(bom_kg_per_unit)
         self.unmet_demand, self.catchup_factor = unmet_demand, catchup_factor
@@ -91,6 +92,7 @@ class Sector(Facility):
                            self.pools, **buying)
                       for i, (share, cover) in enumerate(firms, start=1)]
         self.inputs = {m: FirmsInput(self, m, (policies or {}).get(m, policy)) for m in self.bom_kg_per_unit}
+        self._owing = self._firms_owe()
         self.receive = self._receive_unordered  # goods that name no firm (a stockpile's release)
         table = self.ledger.records.firm_production
         self._firm_code = table.code("facility", self.name)
@@ -119,7 +121,7 @@ class Sector(Facility):
     def sourcing_changed(self) -> None:
         if self.firms:
             for firm in self.firms:
-                firm.sourcing_changed()
+                firm.sourcing_changed()  # (each tells the sector: firm_sourcing_changed)
             return
         self._just_in_time = [(self.inputs[m], need) for m, need in self._needs_t
                               if m in self.inputs and self.inputs[m].just_in_time]
@@ -183,16 +185,26 @@ class Sector(Facility):
             firm.settle()
         self._covered_units = None
 
+    def firm_sourcing_changed(self) -> None:
+        """A firm's inputs changed policy (just in time or not)."""
+        self._owing = self._firms_owe()
+
     def firm_stock_changed(self) -> None:
         self._covered_units = None
+
+    def _firms_owe(self) -> bool:
+        """Whether some firm owes units (backorders, catch-up) or buys just in time. Only a day
+        the firms make (:meth:`_produce_firms`) or a change of sourcing changes this, so it is
+        kept in ``_owing`` after each of them."""
+        return any(firm.backlog_units > 0.0 or firm._just_in_time or (firm.catch_up is not None and firm.catch_up.queue)
+                   for firm in self.firms)
 
     def _all_firms_make_plan(self, plan_after: float) -> bool:
         """Whether today every firm surely makes exactly its share of the plan: none owes units
         (backorders, catch-up), none buys just in time, and every firm's stock covers its share
         of the cumulative plan through today."""
-        for firm in self.firms:
-            if firm.backlog_units > 0.0 or firm._just_in_time or (firm.catch_up is not None and firm.catch_up.queue):
-                return False
+        if self._owing:
+            return False
         covered = self._covered_units
         if covered is None:
             covered = self._covered_units = min([firm.covered_units() for firm in self.firms])
@@ -263,6 +275,7 @@ class Sector(Facility):
         for firm in self.firms:  # today's production is in their books already
             firm._settled_units = plan_after
         self._covered_units = None
+        self._owing = self._firms_owe()
         self._book_use(day_used.items())
         self._write(self._pack(self._code, now, plan, total))
         return 1.0
