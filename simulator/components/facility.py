@@ -318,12 +318,13 @@ class InputLine:
             self._reviewing = False
             return None
         self._withdraw_stale()
-        policy = self._policy
+        policy, facility, material = self._policy, self.facility, self.material
+        use = facility.daily_use_t(material)
+        # position_t(), written out: this runs at every review of every input
+        position = facility.stock.get(material, 0.0) + self.on_order_t - facility.owed_t(material)
         if self.cover_adjustments:  # levels raised by adaptive cover or pre-buying
-            use = self.facility.daily_use_t(self.material)
-            qty = policy.quantity(self.position_t() - self.extra_cover_days() * use, use)
-        else:
-            qty = policy.quantity(self.position_t(), self.facility.daily_use_t(self.material))
+            position -= self.extra_cover_days() * use
+        qty = policy.quantity(position, use)
         if qty > EPS_T:
             self.order(qty)
         return policy.review_days
@@ -411,8 +412,13 @@ class InputLine:
         """Order ``tonnes`` now, split over the chosen lanes by share. Tonnes that replace ones an
         earlier order failed to bring keep that order's first date (one order each); new tonnes
         are dated now."""
-        ledger, now = self.facility.ledger, self.facility.env.now
-        expedite = self.expedite_below_cover_days is not None and self.cover_days() < self.expedite_below_cover_days
+        facility = self.facility
+        ledger, now = facility.ledger, facility.env.now
+        expedite = False
+        if self.expedite_below_cover_days is not None:  # cover_days(), written out
+            use = facility.daily_use_t(self.material)
+            cover = facility.stock.get(self.material, 0.0) / use if use > 0 else float("inf")
+            expedite = cover < self.expedite_below_cover_days
         parts = self._replacing(tonnes, now) if self.unfilled_since else ((tonnes, now, 0.0, 0.0),)
         open_orders = self.open_orders
         pool = self.pool.collecting if self.pool is not None else None  # a pooled review collects new tonnes
