@@ -427,11 +427,12 @@ class InputLine:
             for part_t, t_first, lost_stock, lost_licence in parts:
                 qty = part_t * share
                 self.on_order_t += qty
+                if pool is not None:  # the pool makes the order when it places it
+                    self.pool.collect(lane, mode, t_first, lost_stock, lost_licence, self.order_line, qty,
+                                      ledger.new_order_id())
+                    continue
                 order = Order(ledger.new_order_id(), lane, qty, now, mode, 0.0, t_first, lost_stock, lost_licence,
                               self.order_line)
-                if pool is not None:
-                    self.pool.collect(order)
-                    continue
                 open_orders.append(order)
                 lane.supplier.receive_order(order)
 

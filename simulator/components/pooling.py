@@ -101,7 +101,8 @@ class PurchasingPool:
         self.env, self.material = env, material
         self.lines: list[InputLine] = []
         self.open_orders: list[Order] = []  # pooled orders not yet filled in full
-        self.collecting: dict[tuple[Lane, str], list[Order]] | None = None  # during a review
+        # during a review: (lane, mode, first ordered, days lost ...) -> [(line, tonnes, order id)]
+        self.collecting: dict[tuple, list[tuple[InputLine, float, int]]] | None = None
         self._running = False
 
     def join(self, line: InputLine) -> None:
@@ -114,11 +115,17 @@ class PurchasingPool:
             self._running = True
             repeat(self.env, self.review)
 
-    def collect(self, order: Order) -> None:
-        """A firm's order placed while the pool collects: held back to be pooled with the others
-        for the same lane and mode, first-order date and days lost (for lead times)."""
-        key = (order.lane, order.mode, order.t_first, order.lost_stock_days, order.lost_licence_days)
-        self.collecting.setdefault(key, []).append(order)
+    def collect(self, lane: Lane, mode: str, t_first: float, lost_stock_days: float, lost_licence_days: float,
+                line: InputLine, tonnes: float, order_id: int) -> None:
+        """A firm's order placed while the pool collects (its id given, no :class:`Order` made
+        yet): held back to be pooled with the others for the same lane and mode, first-order
+        date and days lost (for lead times)."""
+        key = (lane, mode, t_first, lost_stock_days, lost_licence_days)
+        parts = self.collecting.get(key)
+        if parts is None:
+            self.collecting[key] = [(line, tonnes, order_id)]
+        else:
+            parts.append((line, tonnes, order_id))
 
     @contextlib.contextmanager
     def pooling(self):
@@ -132,8 +139,8 @@ class PurchasingPool:
             yield
         finally:
             collected, self.collecting = self.collecting, None
-        for orders in collected.values():
-            self._place(orders)
+        for key, parts in collected.items():
+            self._place(key, parts)
 
     def review(self) -> float | None:
         """Every firm's review, then one order per lane and mode for their new tonnes. Returns
@@ -149,23 +156,27 @@ class PurchasingPool:
                     next_review = delay
         finally:
             self.collecting = None
-        for orders in collected.values():
-            self._place(orders)
+        for key, parts in collected.items():
+            self._place(key, parts)
         if next_review is None:
             self._running = False
         return next_review
 
-    def _place(self, orders: list[Order]) -> None:
-        first = orders[0]
-        if len(orders) == 1:  # nothing to pool: the firm's own order
-            first.line.open_orders.append(first)
-            first.lane.supplier.receive_order(first)
-            return
-        total = sum([order.tonnes for order in orders])
-        first.line = PooledLine([(order.line, order.tonnes / total) for order in orders], self)
-        first.tonnes = total
-        self.open_orders.append(first)
-        first.lane.supplier.receive_order(first)
+    def _place(self, key: tuple, parts: list[tuple[InputLine, float, int]]) -> None:
+        """One order for the collected (firm's line, tonnes, order id) of ``key``: the firm's
+        own if it is alone, else a pooled one under the first firm's order id."""
+        lane, mode, t_first, lost_stock, lost_licence = key
+        now = self.env.now
+        line, tonnes, order_id = parts[0]
+        if len(parts) == 1:  # nothing to pool: the firm's own order
+            order = Order(order_id, lane, tonnes, now, mode, 0.0, t_first, lost_stock, lost_licence, line)
+            line.open_orders.append(order)
+        else:
+            total = sum([tonnes for _line, tonnes, _id in parts])
+            pooled = PooledLine([(line, tonnes / total) for line, tonnes, _id in parts], self)
+            order = Order(order_id, lane, total, now, mode, 0.0, t_first, lost_stock, lost_licence, pooled)
+            self.open_orders.append(order)
+        lane.supplier.receive_order(order)
 
     def _withdraw_stale(self) -> None:
         """The firms' withdrawal rules (the same for every firm) applied to pooled orders."""
