@@ -69,7 +69,7 @@ class Application:
         self.count = count  # real applications it stands for
         self._slots = 0  # reviewers it holds while under review
         self._proceed = self._refuse = None  # for a licensing control's own use (splitting goods)
-        self.t_applied = self.t_review_start = self.t_decided = float("nan")
+        self.t_applied = self.t_review_start = self.t_decided = math.nan  # a constant: no float() call per application
         self._outcome = None
 
 
