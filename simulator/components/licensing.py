@@ -35,8 +35,10 @@ class Timer(Timeout):
     The same event as ``env.timeout(delay, value)`` (scheduled at creation, with NORMAL
     priority, so same-time events keep their order and the event count is unchanged), but
     without a closure per timeout and the ``callbacks.append`` that follows: reviews, re-
-    submissions and transits are made by the thousand per run. ``callback(event)`` reads what
-    it is about from ``event.value``. (Periodic activities have their own timers in clock.py.)
+    submissions and transits are made by the thousand per run. ``callback(event)`` finds what
+    it is about in ``event.value`` (this module's and the lane's callbacks read ``_value``, set
+    here, to skip the property). Periodic activities have their own timers in clock.py, where
+    this one would also belong; it lives here because licensing has no project imports.
     """
 
     def __init__(self, env: simpy.Environment, delay: float, callback: Callable[[Timeout], Any], value: Any = None):
