@@ -663,3 +663,61 @@ def test_firms_switched_to_just_in_time_order_their_needs_every_day():
     ordered = ledger.records.shipments.to_frame()[["t_ordered", "tonnes"]].values.tolist()
     assert ordered == [[t, 0.5] for t in (10.0, 11.0, 12.0, 13.0, 14.0) for _firm in range(2)]
     assert ledger.records.production.column("produced_units").tolist() == [1.0] * 15
+
+
+# --------------------------------------------------------------------------- timers and cached scope
+
+
+def test_timer_is_ordered_and_counted_as_a_timeout():
+    """A Timer (reviews, re-submissions, transits) is one event scheduled like env.timeout: at
+    creation, with NORMAL priority, so same-time events run in creation order whichever kind."""
+    from simulator.components.licensing import Timer
+
+    def trace(use_timer):
+        env = simpy.Environment()
+        log = []
+        for i, delay in enumerate((2.0, 1.0, 2.0, 0.0, 1.0, 2.0)):
+            if use_timer and i % 2:
+                Timer(env, delay, lambda event: log.append((env.now, event.value)), i)
+            else:
+                env.timeout(delay, i).callbacks.append(lambda event: log.append((env.now, event.value)))
+        env.run()
+        return log, next(env._eid)
+
+    assert trace(True) == trace(False)
+    assert trace(True)[0] == [(0.0, 3), (1.0, 1), (1.0, 4), (2.0, 0), (2.0, 2), (2.0, 5)]
+    with pytest.raises(ValueError, match="Negative delay"):
+        Timer(simpy.Environment(), -1.0, lambda event: None)
+
+
+def test_a_control_covers_a_lane_by_its_current_scope():
+    """covers() is cached per lane and must follow set_scope (a scope change on the timeline)."""
+    env = simpy.Environment()
+    ban = BanControl(env, "ban", "CN", {"mag"}, in_force=True)
+    ledger, sup, sector, lane = network(env, supplier_stock=10.0, transit=1.0, use_per_day=0.0, controls=[ban])
+    assert ban.covers(lane)
+    ban.set_scope({"mag"}, excluded_destinations={lane.destination})
+    assert not ban.covers(lane)
+    ban.set_scope({"oxide"})
+    assert not ban.covers(lane)
+    ban.set_scope({"mag"}, destinations={lane.destination})
+    assert ban.covers(lane)
+
+
+def test_a_rescoped_licence_lets_the_shipment_go_and_a_widened_one_stops_the_next():
+    env = simpy.Environment()
+    office = LicensingOffice(env, reviewers=1, review_days=lambda: 10.0, approval_probability=1.0, uniform=lambda: 0.5)
+    lic = LicensingControl(env, "lic", "CN", {"mag"}, office, in_force=True)
+    ledger, sup, sector, lane = network(env, supplier_stock=20.0, transit=1.0, use_per_day=0.0, controls=[lic])
+    sector.inputs["mag"].order(5.0)
+    env.run(until=2)
+    lic.set_scope({"oxide"})  # no longer covers the lane: the held shipment leaves at once
+    env.run(until=4)
+    sector.inputs["mag"].order(5.0)  # not covered: no application
+    env.run(until=6)
+    lic.set_scope({"mag"})
+    sector.inputs["mag"].order(5.0)  # covered again: reviewed 6 -> 16
+    env.run(until=30)
+    rows = ledger.records.shipments.to_frame().sort_values("shipment_id")
+    assert rows[["t_cleared", "t_delivered"]].values.tolist() == [[2.0, 3.0], [4.0, 5.0], [16.0, 17.0]]
+    assert ledger.records.licences.to_frame()["decision"].astype(str).tolist() == ["out of scope", "approved"]

@@ -63,9 +63,18 @@ class ExportControl:
         self.materials = frozenset(materials)
         self.destinations = None if destinations is None else frozenset(destinations)
         self.excluded_destinations = frozenset(excluded_destinations)
+        # lane -> covers(lane): a lane's exporter, material and destination never change, so
+        # the answer changes only here (lanes ask again at every step of every shipment)
+        self._covered: dict[Lane, bool] = {}
         self.rescope()
 
     def covers(self, lane: Lane) -> bool:
+        covered = self._covered.get(lane)
+        if covered is None:
+            covered = self._covered[lane] = self._in_scope(lane)
+        return covered
+
+    def _in_scope(self, lane: Lane) -> bool:
         dest = lane.destination
         return (
             lane.exporter == self.exporter
@@ -128,8 +137,12 @@ class LicensingControl(ExportControl):
         office.on_resubmit = self._resubmitted
         office.on_split = self._split
         self.general: list[GeneralLicence] = []
-        self._lane_codes: dict = {}  # lane -> its category codes in the licences table
+        # lane -> (its control, exporter, destination and material codes in the licences table,
+        # its buyer's code): a lane's names never change, so one look-up per record
+        self._lane_codes: dict = {}
         self._decision_codes: dict[str, int] = {}
+        # lane -> (destination, buyer name, buyer sector) for its applications
+        self._lane_parties: dict = {}
 
     def record(self, app: Application, decision: str | None = None) -> None:
         """Append the application to the licences table of its shipment's ledger."""
@@ -137,16 +150,19 @@ class LicensingControl(ExportControl):
         self._apps.pop(shipment.id, None)
         lane = shipment.order.lane
         table = lane.ledger.records.licences
-        codes = self._lane_codes.get(lane)
-        if codes is None:  # codes are given on first use, as table.code would
-            codes = self._lane_codes[lane] = (
-                table.code("control", self.name), table.code("exporter", lane.exporter),
-                table.code("destination", lane.destination), table.code("material", lane.material))
+        lane_codes = self._lane_codes.get(lane)
+        if lane_codes is None:  # codes are given on first use, as table.code would
+            # (each column numbers its names by first use: the buyer's first record is its
+            # lane's first record, so giving its code here keeps that order)
+            lane_codes = self._lane_codes[lane] = (
+                (table.code("control", self.name), table.code("exporter", lane.exporter),
+                 table.code("destination", lane.destination), table.code("material", lane.material)),
+                table.code("buyer", lane.buyer.name))
+        codes, buyer_code = lane_codes
         decision = decision or app.state
         decision_code = self._decision_codes.get(decision)
         if decision_code is None:
             decision_code = self._decision_codes[decision] = table.code("decision", decision)
-        buyer_code = table.code("buyer", lane.buyer.name)
         table.data.frombytes(table.pack(*codes, shipment.tonnes, app.t_applied, app.t_review_start, app.t_decided,
                                         decision_code, buyer_code, app.submission, app.count))
 
@@ -169,9 +185,13 @@ class LicensingControl(ExportControl):
             shipment.cleared_by = (*(shipment.cleared_by or ()), self)
             proceed(shipment)
 
-        buyer = shipment.order.lane.buyer
-        app = Application(shipment.order.lane.destination, approve, lambda outcome: refuse(shipment, outcome),
-                          payload=shipment, buyer=buyer.name, sector=getattr(buyer, "sector", ""), count=count)
+        lane = shipment.order.lane
+        parties = self._lane_parties.get(lane)
+        if parties is None:
+            buyer = lane.buyer
+            parties = self._lane_parties[lane] = (lane.destination, buyer.name, getattr(buyer, "sector", ""))
+        destination, buyer, sector = parties
+        app = Application(destination, approve, lambda outcome: refuse(shipment, outcome), shipment, buyer, sector, count)
         app._proceed, app._refuse = proceed, refuse
         self._apps[shipment.id] = app
         return app
@@ -198,15 +218,13 @@ class LicensingControl(ExportControl):
         return parts
 
     def submit(self, shipment: Shipment, proceed: Proceed, refuse: Refuse) -> None:
-        def approve() -> None:
-            shipment.cleared_by = (*(shipment.cleared_by or ()), self)
-            proceed(shipment)
-
-        licence = self._general_for(shipment)
-        if licence is not None:  # shipped under a general licence: no application
-            licence.tonnes_left -= shipment.tonnes
-            approve()
-            return
+        if self.general:
+            licence = self._general_for(shipment)
+            if licence is not None:  # shipped under a general licence: no application
+                licence.tonnes_left -= shipment.tonnes
+                shipment.cleared_by = (*(shipment.cleared_by or ()), self)
+                proceed(shipment)
+                return
         self.office.apply(self._application(shipment, proceed, refuse, self.applications(shipment.tonnes)))
 
     def _general_for(self, shipment: Shipment) -> GeneralLicence | None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import simpy
 
 from .ledger import EPS_T, Shipment
+from .licensing import Timer
 
 if TYPE_CHECKING:  # pragma: no cover
     from .controls import ExportControl
@@ -103,9 +104,10 @@ class Lane:
                 shipment.gate = control
                 control.submit(shipment, self.proceed, self._return)
                 return
-        quotas = [q for q in self.quotas if q.in_force and q.covers(self)]
-        if quotas and self._through_quotas(shipment, quotas, queued):
-            return
+        if self.quotas:  # most lanes have none: no list to build
+            quotas = [q for q in self.quotas if q.in_force and q.covers(self)]
+            if quotas and self._through_quotas(shipment, quotas, queued):
+                return
         self._depart(shipment)
 
     def _through_quotas(self, shipment: Shipment, quotas: list, queued: bool) -> bool:
@@ -146,28 +148,34 @@ class Lane:
         return True
 
     def _depart(self, shipment: Shipment) -> None:
-        self.held.pop(shipment.id, None)
+        if self.held:  # only lanes with controls hold shipments
+            self.held.pop(shipment.id, None)
         shipment.state = "transit"
         shipment.t_cleared = self.env.now
         delay = self.modes[shipment.order.mode].transit_days()
         if delay > 0:
-            self.env.timeout(delay).callbacks.append(lambda _event: self._arrive(shipment))
+            Timer(self.env, delay, self._transit_ended, shipment)
         else:
             self._arrive(shipment)
 
+    def _transit_ended(self, event: Timer) -> None:
+        self._arrive(event._value)  # the Timer carries the shipment (see _depart)
+
     def _arrive(self, shipment: Shipment) -> None:
+        now = self.env.now  # read once: the clock does not move within a callback
         shipment.state = "delivered"
-        shipment.t_delivered = self.env.now
-        self.ledger.close_shipment(shipment, "delivered", self.env.now)
-        line = shipment.order.line  # a firm's input line or a pool of them (None: the buyer's own)
+        shipment.t_delivered = now
+        self.ledger.close_shipment(shipment, "delivered", now)
+        order = shipment.order
+        line = order.line  # a firm's input line or a pool of them (None: the buyer's own)
         learns = self.supplier.takes_orders  # the buyer learns lead times of what it ordered
         if line is not None:
-            line.take_delivery(self, shipment.tonnes, self.env.now - shipment.order.t_first, learns)
+            line.take_delivery(self, shipment.tonnes, now - order.t_first, learns)
             return
         self.buyer.receive(self, shipment.tonnes)
         adaptive = self.buyer.inputs[self.material].adaptive_cover
         if adaptive is not None and learns:
-            adaptive.observe(self.env.now, self.env.now - shipment.order.t_first, shipment.tonnes)
+            adaptive.observe(now, now - order.t_first, shipment.tonnes)
 
     def _return(self, shipment: Shipment, outcome: str) -> None:
         """Denied, refused or withdrawn at the border: goods back to the supplier, the buyer is told."""

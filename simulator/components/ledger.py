@@ -91,7 +91,8 @@ class Ledger:
         return self._next_shipment
 
     def open_shipment(self, order: Order, tonnes: float, now: float) -> Shipment:
-        shipment = Shipment(self.new_shipment_id(), order, tonnes, now)
+        self._next_shipment += 1  # new_shipment_id() written out: one shipment per call of this
+        shipment = Shipment(self._next_shipment, order, tonnes, now)
         self.live[shipment.id] = shipment
         return shipment
 

@@ -24,8 +24,33 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL, Timeout
 
-__all__ = ["LicensingOffice", "Application"]
+__all__ = ["LicensingOffice", "Application", "Timer"]
+
+
+class Timer(Timeout):
+    """A :class:`~simpy.events.Timeout` born with its one callback, carrying ``value``.
+
+    The same event as ``env.timeout(delay, value)`` (scheduled at creation, with NORMAL
+    priority, so same-time events keep their order and the event count is unchanged), but
+    without a closure per timeout and the ``callbacks.append`` that follows: reviews, re-
+    submissions and transits are made by the thousand per run. ``callback(event)`` finds what
+    it is about in ``event.value`` (this module's and the lane's callbacks read ``_value``, set
+    here, to skip the property). Periodic activities have their own timers in clock.py, where
+    this one would also belong; it lives here because licensing has no project imports.
+    """
+
+    def __init__(self, env: simpy.Environment, delay: float, callback: Callable[[Timeout], Any], value: Any = None):
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        # Timeout.__init__'s own steps, with the callback list made full in one go.
+        self.env = env
+        self.callbacks = [callback]
+        self._value = value
+        self._delay = delay
+        self._ok = True
+        env.schedule(self, NORMAL, delay)
 
 
 class Application:
@@ -46,7 +71,7 @@ class Application:
         self.count = count  # real applications it stands for
         self._slots = 0  # reviewers it holds while under review
         self._proceed = self._refuse = None  # for a licensing control's own use (splitting goods)
-        self.t_applied = self.t_review_start = self.t_decided = float("nan")
+        self.t_applied = self.t_review_start = self.t_decided = math.nan  # a constant: no float() call per application
         self._outcome = None
 
 
@@ -126,9 +151,17 @@ class LicensingOffice:
     def probabilities(self, app: Application) -> tuple[float, float]:
         """(approve, return) for ``app``; the rest of the probability denies. A return probability
         larger than what approval leaves is cut to it."""
-        approve = self.probability(app.destination, app.sector, app.buyer)
-        ret = self.return_by_destination.get(app.destination, self.return_probability)
-        return approve, min(ret, 1.0 - approve)
+        # probability()'s rule written out: this runs once per decision
+        by_buyer, by_sector, destination = self.approval_by_buyer, self.approval_by_sector, app.destination
+        if by_buyer and app.buyer in by_buyer:
+            approve = by_buyer[app.buyer]
+        elif by_sector and app.sector in by_sector:
+            approve = by_sector[app.sector]
+        else:
+            approve = self.approval_by_destination.get(destination, self.approval_probability)
+        ret = self.return_by_destination.get(destination, self.return_probability)
+        left = 1.0 - approve
+        return approve, left if left < ret else ret  # min(ret, left), without the call
 
     def apply(self, app: Application) -> None:
         app.state, app.t_applied = "queued", self.env.now
@@ -153,9 +186,10 @@ class LicensingOffice:
         if self.binomial is not None:
             granted = self.binomial(app.count, approve)
             rest = app.count - granted
-            returned = self.binomial(rest, min(1.0, ret / (1.0 - approve))) if rest and ret > 0.0 else 0
-            counts = {"approved": granted, "returned": returned, "denied": rest - returned}
-            return {decision: n for decision, n in counts.items() if n}
+            if not rest:  # all granted: the usual case, no second draw
+                return _nonzero(granted, 0, 0)
+            returned = self.binomial(rest, min(1.0, ret / (1.0 - approve))) if ret > 0.0 else 0
+            return _nonzero(granted, returned, rest - returned)
         either, uniform = approve + ret, self.uniform
         granted = returned = 0
         for _ in range(app.count):  # the same draws, in the same order, as _draw_outcome would make
@@ -164,31 +198,36 @@ class LicensingOffice:
                 granted += 1
             elif u < either:
                 returned += 1
-        counts = {"approved": granted, "returned": returned, "denied": app.count - granted - returned}
-        return {decision: n for decision, n in counts.items() if n}
+        return _nonzero(granted, returned, app.count - granted - returned)
 
     def _start_reviews(self) -> None:
-        env = self.env
-        by_outcome = self.review_days_by_outcome
-        while self.queue and self._busy < self.reviewers:
-            app = self.queue[0]
-            need = app.count if app.count < self.reviewers else self.reviewers
-            if self._busy + need > self.reviewers:
+        queue = self.queue
+        reviewers = self.reviewers
+        while queue and self._busy < reviewers:
+            app = queue[0]
+            need = app.count if app.count < reviewers else reviewers
+            if self._busy + need > reviewers:
                 break  # first come, first served: it waits for enough reviewers
-            self.queue.popleft()
-            parts = [(app, None)]
-            if by_outcome:  # the time depends on the decision: draw the decisions first
-                if app.count == 1:
-                    parts = [(app, self._draw_outcome(app))]
-                else:
-                    parts = self._split(app, self._draw_counts(app))
+            queue.popleft()
+            if not self.review_days_by_outcome:  # one review time for all: decided when it ends
+                self._review(app, need, None)
+                continue
+            # the time depends on the decision: draw the decisions first
+            if app.count == 1:
+                self._review(app, need, self._draw_outcome(app))
+                continue
+            parts = self._split(app, self._draw_counts(app))
             for part, outcome in parts:
-                part.state, part.t_review_start, part._outcome = "reviewing", env.now, outcome
-                part._slots = need if len(parts) == 1 else need * part.count / app.count
-                self._busy += part._slots
-                self.in_review[part] = None
-                days = (by_outcome.get(outcome, self.review_days) if outcome else self.review_days)()
-                env.timeout(days).callbacks.append(lambda _event, part=part: self._finish(part))
+                self._review(part, need if len(parts) == 1 else need * part.count / app.count, outcome)
+
+    def _review(self, app: Application, slots: float, outcome: str | None) -> None:
+        """Start reviewing ``app`` with ``slots`` reviewers; ``outcome``: its decision if drawn
+        already (then its review time may depend on it), None to draw it when the review ends."""
+        app.state, app.t_review_start, app._outcome, app._slots = "reviewing", self.env.now, outcome, slots
+        self._busy += slots
+        self.in_review[app] = None
+        days = self.review_days if outcome is None else self.review_days_by_outcome.get(outcome, self.review_days)
+        Timer(self.env, days(), self._review_ended, app)
 
     def _split(self, app: Application, counts: dict[str, int]) -> list[tuple[Application, str]]:
         if len(counts) == 1 or self.on_split is None:
@@ -201,6 +240,9 @@ class LicensingOffice:
         self._busy -= app._slots
         if self._busy < 1e-9:
             self._busy = 0
+
+    def _review_ended(self, event: Timer) -> None:
+        self._finish(event._value)  # the Timer carries the application (see _review)
 
     def _finish(self, app: Application) -> None:
         if app.state != "reviewing":  # released or withdrawn while under review; its reviewer is free already
@@ -237,9 +279,10 @@ class LicensingOffice:
         if self.on_resubmit is not None:
             self.on_resubmit(app, again)
         delay = self.resubmit_days() if self.resubmit_days is not None else 0.0
-        self.env.timeout(delay).callbacks.append(lambda _event: self._resubmit(again))
+        Timer(self.env, delay, self._resubmit, again)
 
-    def _resubmit(self, app: Application) -> None:
+    def _resubmit(self, event: Timer) -> None:
+        app = event._value  # the new application (see _resubmit_later)
         if app.state != "resubmitting":  # withdrawn or released meanwhile
             return
         del self.resubmitting[app]
@@ -284,3 +327,15 @@ class LicensingOffice:
             self._decide(app, "released")
         self._start_reviews()
         return len(chosen)
+
+
+def _nonzero(approved: int, returned: int, denied: int) -> dict[str, int]:
+    """{decision: count} of the decisions that occur, in the order approved, returned, denied."""
+    counts = {}
+    if approved:
+        counts["approved"] = approved
+    if returned:
+        counts["returned"] = returned
+    if denied:
+        counts["denied"] = denied
+    return counts
