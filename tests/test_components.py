@@ -671,7 +671,7 @@ def test_firms_switched_to_just_in_time_order_their_needs_every_day():
 def test_timer_is_ordered_and_counted_as_a_timeout():
     """A Timer (reviews, re-submissions, transits) is one event scheduled like env.timeout: at
     creation, with NORMAL priority, so same-time events run in creation order whichever kind."""
-    from simulator.components.licensing import Timer
+    from simulator.components.clock import Timer
 
     def trace(use_timer):
         env = simpy.Environment()

@@ -9,16 +9,20 @@ Each activity owns one event and schedules it again after every call (through th
 ``Environment.schedule``), instead of building a new ``Timeout`` each time: SimPy pops the
 event, empties its callbacks and calls them; the callback puts them back and re-queues it.
 Every tick is still one SimPy event with its own id, so event counts are unchanged.
+
+One-off delays (reviews, re-submissions, transits, batches in process) are each a
+:class:`Timer`: a timeout born with its callback and carrying what it is about.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import simpy
-from simpy.events import NORMAL, URGENT, Event
+from simpy.events import NORMAL, URGENT, Event, Timeout
 
-__all__ = ["daily", "repeat", "LAST"]
+__all__ = ["daily", "repeat", "LAST", "Timer"]
 
 #: SimPy orders events at one time by priority (URGENT 0, NORMAL 1), then by when they were
 #: scheduled; a daily round's priority 2 puts it after every other event of its moment.
@@ -79,3 +83,26 @@ def daily(env: simpy.Environment, tick: Callable[[], float | None]) -> None:
     if current is None or current.t_start != env.now or current.fired:
         current = env._daily_round = _DailyRound(env)
     current.ticks.append(tick)
+
+
+class Timer(Timeout):
+    """A :class:`~simpy.events.Timeout` born with its one callback, carrying ``value``.
+
+    The same event as ``env.timeout(delay, value)`` (scheduled at creation, with NORMAL
+    priority, so same-time events keep their order and the event count is unchanged), but
+    without a closure per timeout and the ``callbacks.append`` that follows: reviews, re-
+    submissions and transits are made by the thousand per run. ``callback(event)`` finds what
+    it is about in ``event.value`` (the licensing office's and the lane's callbacks read ``_value``, set
+    here, to skip the property). ``repeat`` and ``daily`` above reuse one event each instead.
+    """
+
+    def __init__(self, env: simpy.Environment, delay: float, callback: Callable[[Timeout], Any], value: Any = None):
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        # Timeout.__init__'s own steps, with the callback list made full in one go.
+        self.env = env
+        self.callbacks = [callback]
+        self._value = value
+        self._delay = delay
+        self._ok = True
+        env.schedule(self, NORMAL, delay)

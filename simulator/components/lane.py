@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import simpy
 
 from .ledger import EPS_T, Shipment
-from .licensing import Timer
+from .clock import Timer
 
 if TYPE_CHECKING:  # pragma: no cover
     from .controls import ExportControl

@@ -24,33 +24,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL, Timeout
 
-__all__ = ["LicensingOffice", "Application", "Timer"]
+from .clock import Timer
 
-
-class Timer(Timeout):
-    """A :class:`~simpy.events.Timeout` born with its one callback, carrying ``value``.
-
-    The same event as ``env.timeout(delay, value)`` (scheduled at creation, with NORMAL
-    priority, so same-time events keep their order and the event count is unchanged), but
-    without a closure per timeout and the ``callbacks.append`` that follows: reviews, re-
-    submissions and transits are made by the thousand per run. ``callback(event)`` finds what
-    it is about in ``event.value`` (this module's and the lane's callbacks read ``_value``, set
-    here, to skip the property). Periodic activities have their own timers in clock.py, where
-    this one would also belong; it lives here because licensing has no project imports.
-    """
-
-    def __init__(self, env: simpy.Environment, delay: float, callback: Callable[[Timeout], Any], value: Any = None):
-        if delay < 0:
-            raise ValueError(f"Negative delay {delay}")
-        # Timeout.__init__'s own steps, with the callback list made full in one go.
-        self.env = env
-        self.callbacks = [callback]
-        self._value = value
-        self._delay = delay
-        self._ok = True
-        env.schedule(self, NORMAL, delay)
+__all__ = ["LicensingOffice", "Application"]
 
 
 class Application:

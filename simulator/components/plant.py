@@ -8,7 +8,7 @@ import heapq
 
 import simpy
 
-from .clock import daily, repeat
+from .clock import Timer, daily, repeat
 from .facility import Facility
 from .ledger import EPS_T, Ledger
 from .output_cap import CappedOutput
@@ -127,7 +127,7 @@ class Plant(Facility, CappedOutput):
                 else:
                     self._finish(qty)
             elif delay > 0:
-                env.timeout(delay).callbacks.append(lambda _e, q=qty: self._finish(q))
+                Timer(env, delay, self._batch_ready, qty)
             else:
                 self._finish(qty)
         else:
@@ -143,6 +143,9 @@ class Plant(Facility, CappedOutput):
             while processing and processing[0][0] < now:  # due today (stored half a day early)
                 self._finish(heapq.heappop(processing)[2])
         return self.produce()
+
+    def _batch_ready(self, event: Timer) -> None:
+        self._finish(event._value)  # the Timer carries the batch's tonnes
 
     def _finish(self, qty: float) -> None:
         self.wip_t -= qty
