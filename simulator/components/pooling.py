@@ -22,7 +22,7 @@ independent orders.
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .clock import repeat
@@ -88,9 +88,11 @@ class PooledLine:
     def cancelled(self, lane: Lane, tonnes: float, order: Order | None = None, shipment=None) -> None:
         """Each firm learns of its share and re-sources it; their re-orders, which carry the same
         first-order date and lost days, go out pooled again."""
-        with self.pool.pooling():
+        def each_firm() -> None:
             for line, part in self.shares(tonnes):
                 line.cancelled(lane, part, order, shipment)
+
+        self.pool.pooled(each_firm)
 
 
 class PurchasingPool:
@@ -127,39 +129,35 @@ class PurchasingPool:
         else:
             parts.append((line, tonnes, order_id))
 
-    @contextlib.contextmanager
-    def pooling(self):
-        """Collect the firms' orders placed meanwhile, then place them pooled (nested: the
-        outermost places)."""
+    def pooled(self, act: Callable[[], object]) -> object:
+        """Call ``act()``, collecting the firms' orders placed meanwhile, then place them pooled
+        (nested: the outermost call places). Returns what ``act`` returns."""
         if self.collecting is not None:
-            yield
-            return
-        self.collecting = {}
-        try:
-            yield
-        finally:
-            collected, self.collecting = self.collecting, None
-        for key, parts in collected.items():
-            self._place(key, parts)
-
-    def review(self) -> float | None:
-        """Every firm's review, then one order per lane and mode for their new tonnes. Returns
-        the days until the next review (the shortest of the firms'; None when none reviews).
-        (What :meth:`pooling` does, written out: this runs every week for every pool.)"""
-        next_review = None
+            return act()
         self.collecting = collected = {}
         try:
-            self._withdraw_stale()
-            for line in self.lines:
-                delay = line.review()
-                if delay is not None and (next_review is None or delay < next_review):
-                    next_review = delay
+            result = act()
         finally:
             self.collecting = None
         for key, parts in collected.items():
             self._place(key, parts)
+        return result
+
+    def review(self) -> float | None:
+        """Every firm's review, then one order per lane and mode for their new tonnes. Returns
+        the days until the next review (the shortest of the firms'; None when none reviews)."""
+        next_review = self.pooled(self._review_firms)
         if next_review is None:
             self._running = False
+        return next_review
+
+    def _review_firms(self) -> float | None:
+        self._withdraw_stale()
+        next_review = None
+        for line in self.lines:
+            delay = line.review()
+            if delay is not None and (next_review is None or delay < next_review):
+                next_review = delay
         return next_review
 
     def _place(self, key: tuple, parts: list[tuple[InputLine, float, int]]) -> None:
