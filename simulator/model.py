@@ -26,15 +26,17 @@ from .rng import BlockSampler, Streams, uniform_sampler
 
 __all__ = ["Model", "MassBalanceError"]
 
-_GC_YOUNG_THRESHOLD = 10_000  # allocations between young-generation collections during a run
+_GC_YOUNG_THRESHOLD = 50_000  # allocations between young-generation collections during a run
 
 
 @contextlib.contextmanager
 def fewer_collections():
-    """Python's young-generation GC threshold raised to 10,000 for the duration (a caller's higher
+    """Python's young-generation GC threshold raised to 50,000 for the duration (a caller's higher
     setting is kept, and the old one comes back after). A run allocates many short-lived objects
     (orders, shipments, timeouts): with the default threshold (700) the cyclic GC took 5 % of a
-    run, and 15 % on a network 8 times larger (benchmarks/README.md)."""
+    run, and 15 % on a network 8 times larger; at 10,000 it still took 6 % of a headline-only
+    licensing_2025 replication, mostly in the older generations that frequent young collections
+    fill, and 2.5 % at 50,000 (benchmarks/README.md)."""
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], _GC_YOUNG_THRESHOLD), *thresholds[1:])
     try:

@@ -515,12 +515,12 @@ def test_a_run_restores_the_callers_gc_thresholds():
         gc.set_threshold(123, 4, 5)
         run(scenario(tiny()), seed=1)
         assert gc.get_threshold() == (123, 4, 5)
-        gc.set_threshold(50_000, 4, 5)  # a higher setting of the caller's is kept during the run too
+        gc.set_threshold(200_000, 4, 5)  # a higher setting of the caller's is kept during the run too
         model = Model(scenario(tiny()), seed=1)
         seen = []
         model.env.process(_record_threshold(model.env, seen))
         model.run()
-        assert seen == [(50_000, 4, 5)] and gc.get_threshold() == (50_000, 4, 5)
+        assert seen == [(200_000, 4, 5)] and gc.get_threshold() == (200_000, 4, 5)
     finally:
         gc.set_threshold(*before)
 
