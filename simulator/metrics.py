@@ -100,10 +100,20 @@ def _outages(times: np.ndarray, short: np.ndarray, step_days: float, info: RunIn
     }
 
 
-def _short(g: pd.DataFrame) -> np.ndarray:
-    """Rows (days) that made less than plan."""
-    planned = g["planned_units"].to_numpy()
-    return (g["produced_units"].to_numpy() < planned * (1 - STOP_TOLERANCE)) & (planned > 0)
+def _sum(values: np.ndarray) -> float:
+    """Sum skipping NaN, as pandas' ``Series.sum`` computes it (missing values as 0, then numpy's
+    pairwise sum in the same order), so it agrees to the last digit."""
+    if values.dtype.kind == "f":
+        values = np.where(np.isnan(values), 0.0, values)
+    return float(values.sum())
+
+
+def _rows_of(key: pd.Series, keep: np.ndarray) -> dict:
+    """Positions of the rows ``keep`` selects, by value of ``key`` (in the order of a groupby on
+    it: a category column's own order), each group's rows in table order: the groups of
+    ``frame[keep].groupby(key)`` without a DataFrame for each."""
+    rows = np.flatnonzero(keep)
+    return {group: rows[of_group] for group, of_group in _groups(key.iloc[rows])}
 
 
 def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataFrame | None = None,
@@ -126,21 +136,22 @@ def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataF
     stopped (empty if never stopped or a firm is still stopped at the end).
     """
     rows = []
-    prod = production[production["t"] >= info.t_start - 1e-9]
-    groups = dict(tuple(prod.groupby("facility", observed=True))) if len(prod) else {}
+    t = production["t"].to_numpy()
+    groups = _rows_of(production["facility"], t >= info.t_start - 1e-9)
+    planned_units, produced_units = production["planned_units"].to_numpy(), production["produced_units"].to_numpy()
     by_firm = days if days is not None else firm_days(production, firm_production, info)
     for name, meta in info.facilities.items():
         if meta["kind"] != "sector":
             continue
         g = groups.get(name)
-        if g is None or g.empty:
+        if g is None:
             planned = produced = 0.0
             stops = _outages(np.array([]), np.array([], dtype=bool), 1.0, info)
             days = 0
         else:
-            g = g.sort_values("t")
-            planned, produced = float(g["planned_units"].sum()), float(g["produced_units"].sum())
-            stops = _outages(g["t"].to_numpy(), _short(g), 1.0, info)
+            g = g[np.argsort(t[g])]  # by time, numpy's default sort as DataFrame.sort_values("t")
+            planned, produced = _sum(planned_units[g]), _sum(produced_units[g])
+            stops = _outages(t[g], _short_days(planned_units[g], produced_units[g]), 1.0, info)
             days = len(g)
         share_stopped = stops["stopped_days"] / days if days else 0.0
         if name in by_firm:
@@ -174,24 +185,28 @@ def firm_days(production: pd.DataFrame, firm_production: pd.DataFrame | None, in
     sectors = {name: meta["firms"] for name, meta in info.facilities.items() if meta.get("firms")}
     if not sectors:
         return out
-    prod = production[(production["t"] >= info.t_start - 1e-9) & production["facility"].isin(list(sectors))]
-    firm_rows = (firm_production[firm_production["t"] >= info.t_start - 1e-9]
-                 if firm_production is not None and len(firm_production) else None)
-    own = dict(tuple(firm_rows.groupby("facility", observed=True))) if firm_rows is not None else {}
-    for name, g in prod.groupby("facility", observed=True):
+    t = production["t"].to_numpy(dtype=float)
+    day_plan = production["planned_units"].to_numpy(dtype=float)
+    own = {}
+    if firm_production is not None and len(firm_production):
+        firm_t = firm_production["t"].to_numpy(dtype=float)
+        own = _rows_of(firm_production["facility"], firm_t >= info.t_start - 1e-9)
+        firm_no = firm_production["firm"].to_numpy(dtype=int)
+        firm_plan = firm_production["planned_units"].to_numpy(dtype=float)
+        firm_made = firm_production["produced_units"].to_numpy(dtype=float)
+    for name, g in _rows_of(production["facility"], t >= info.t_start - 1e-9).items():
         if name not in sectors:
             continue
-        g = g.sort_values("t", kind="stable")
-        times = g["t"].to_numpy(dtype=float)
+        g = g[np.argsort(t[g], kind="stable")]
+        times = t[g]
         shares = np.array([share for share, _cover in sectors[name]])
-        planned = g["planned_units"].to_numpy(dtype=float)[:, None] * shares[None, :]
+        planned = day_plan[g][:, None] * shares[None, :]
         made = planned.copy()
         f = own.get(name)
-        if f is not None and len(f):
-            day = np.searchsorted(times, f["t"].to_numpy(dtype=float))
-            firm = f["firm"].to_numpy(dtype=int) - 1
-            planned[day, firm] = f["planned_units"].to_numpy(dtype=float)
-            made[day, firm] = f["produced_units"].to_numpy(dtype=float)
+        if f is not None:
+            day, firm = np.searchsorted(times, firm_t[f]), firm_no[f] - 1
+            planned[day, firm] = firm_plan[f]
+            made[day, firm] = firm_made[f]
         out[name] = FirmDays(times, planned, made)
     return out
 
@@ -251,21 +266,22 @@ def plant_starvation(batches: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     ``short_t`` = desired - produced; ``starved_days``: days in batches its inputs cut short;
     ``first_starved``, ``longest_starved_days``, ``recovered`` as for demand facilities."""
     rows = []
-    b = batches[batches["t"] >= info.t_start - 1e-9]
-    groups = dict(tuple(b.groupby("facility", observed=True))) if len(b) else {}
+    t = batches["t"].to_numpy()
+    groups = _rows_of(batches["facility"], t >= info.t_start - 1e-9)
+    desired_t, produced_t = batches["desired_t"].to_numpy(), batches["produced_t"].to_numpy()
     for name, meta in info.facilities.items():
         if meta["kind"] != "plant":
             continue
         g = groups.get(name)
-        if g is None or g.empty:
+        if g is None:
             desired = produced = 0.0
             stops = _outages(np.array([]), np.array([], dtype=bool), 1.0, info)
         else:
-            g = g.sort_values("t")
-            desired, produced = float(g["desired_t"].sum()), float(g["produced_t"].sum())
-            wanted, made = g["desired_t"].to_numpy(), g["produced_t"].to_numpy()
+            g = g[np.argsort(t[g])]  # by time, numpy's default sort as DataFrame.sort_values("t")
+            wanted, made = desired_t[g], produced_t[g]
+            desired, produced = _sum(wanted), _sum(made)
             short = (made < wanted * (1 - 1e-6)) & (wanted - made > 1e-6)
-            stops = _outages(g["t"].to_numpy(), short, meta.get("batch_days", 1.0), info)
+            stops = _outages(t[g], short, meta.get("batch_days", 1.0), info)
         rows.append({
             "facility": name, "country": meta["country"], "output": meta.get("output", ""),
             "desired_t": desired, "produced_t": produced, "short_t": max(0.0, desired - produced),
