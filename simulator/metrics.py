@@ -584,17 +584,21 @@ def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]
     out: dict[str, float] = {}
     sh = tables["shortages"]
     start = info.start
-    for row in sh.itertuples(index=False):
-        out[f"units_lost.{row.facility}"] = row.units_lost
-        out[f"share_lost.{row.facility}"] = row.share_lost
-        out[f"stopped_days.{row.facility}"] = row.stopped_days
-        out[f"first_stop_day.{row.facility}"] = (dt.date.fromisoformat(row.first_stop) - start).days if row.first_stop else math.nan
-    for sector, g in sh.groupby("sector"):
-        planned = g["units_planned"].sum()
-        out[f"share_lost.{sector}"] = float(g["units_lost"].sum() / planned) if planned > 0 else 0.0
+    # Columns as Python lists and numpy arrays, read once (not row by row or group by group
+    # through pandas); sums as pandas sums them (_sum, _mean), so the figures are the same.
+    columns = {c: sh[c].tolist() for c in ("facility", "units_lost", "share_lost", "stopped_days", "first_stop")}
+    for name, lost, share, stopped, first_stop in zip(*columns.values()):
+        out[f"units_lost.{name}"] = lost
+        out[f"share_lost.{name}"] = share
+        out[f"stopped_days.{name}"] = stopped
+        out[f"first_stop_day.{name}"] = (dt.date.fromisoformat(first_stop) - start).days if first_stop else math.nan
+    planned_units, lost_units = sh["units_planned"].to_numpy(), sh["units_lost"].to_numpy()
+    for sector, rows in _groups(sh["sector"]):
+        planned = _sum(planned_units[rows])
+        out[f"share_lost.{sector}"] = float(_sum(lost_units[rows]) / planned) if planned > 0 else 0.0
     if len(sh):
         # Units differ between sectors (vehicles, MW), so "all" is the plain mean of facility shares.
-        out["share_lost.all"] = float(sh["share_lost"].mean())
+        out["share_lost.all"] = _mean(sh["share_lost"].to_numpy(dtype=float))
     lt = tables["lead_times"]
     lead, licence = lt["lead_time_days"].to_numpy(dtype=float), lt["wait_licence_days"].to_numpy(dtype=float)
     tonnes = lt["tonnes"].to_numpy(dtype=float)
@@ -603,15 +607,16 @@ def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]
         out[f"lead_time_p50.{dest}"], out[f"lead_time_p90.{dest}"] = p50, p90
         out[f"wait_licence_mean.{dest}"] = weighted_mean(licence[rows], tonnes[rows])
     fl = tables["flows_monthly"]
-    cross = fl[fl["exporter"] != fl["destination"]]
-    for exporter, g in cross.groupby("exporter"):
-        out[f"exports_t.{exporter}"] = float(g["tonnes"].sum())
+    cross = (fl["exporter"] != fl["destination"]).to_numpy()
+    exported = fl["tonnes"].to_numpy()[cross]
+    for exporter, rows in _groups(fl["exporter"][cross]):
+        out[f"exports_t.{exporter}"] = _sum(exported[rows])
     lic = tables["licences"]
-    n = lic["applications"] if "applications" in lic else pd.Series(1, index=lic.index)
-    first = lic["submission"] == 0 if "submission" in lic else pd.Series(True, index=lic.index)
-    out["licences_applied"] = float(n[first].sum())
-    out["licences_approved"] = float(n[lic["decision"].isin(_GRANTED)].sum())
-    out["licences_denied"] = float(n[lic["decision"] == "denied"].sum())
+    n = lic["applications"].to_numpy() if "applications" in lic else np.ones(len(lic), dtype=np.int64)
+    first = (lic["submission"] == 0).to_numpy() if "submission" in lic else np.ones(len(lic), dtype=bool)
+    out["licences_applied"] = _sum(n[first])
+    out["licences_approved"] = _sum(n[lic["decision"].isin(_GRANTED).to_numpy()])
+    out["licences_denied"] = _sum(n[(lic["decision"] == "denied").to_numpy()])
     return out
 
 
