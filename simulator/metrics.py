@@ -404,15 +404,33 @@ def flows_monthly(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     """Tonnes leaving each exporter per month: ``month`` (YYYY-MM, when the shipment cleared the
     exporter's controls and left), ``exporter``, ``destination`` (countries; domestic deliveries
     have exporter == destination), ``material``, ``tonnes``."""
-    s = shipments[shipments["t_cleared"].notna() & (shipments["t_cleared"] >= info.t_start) & (shipments["t_cleared"] < info.t_end)]
-    s = s.reset_index(drop=True)
-    frame = pd.DataFrame({  # string arrays, not .to_numpy() object arrays (memory: see lead_times)
-        "month": info.dates(s["t_cleared"]).str.slice(0, 7),
-        "exporter": _text(s["exporter"]), "destination": _text(s["destination"]),
-        "material": _text(s["material"]), "tonnes": s["tonnes"].to_numpy(),
-    })
-    out = frame.groupby(["month", "exporter", "destination", "material"], as_index=False, sort=True)["tonnes"].sum()
-    return out[["month", "exporter", "destination", "material", "tonnes"]]
+    t = shipments["t_cleared"].to_numpy()
+    rows = np.flatnonzero(shipments["t_cleared"].notna().to_numpy() & (t >= info.t_start) & (t < info.t_end))
+    keys = {"month": info.dates(t[rows]).str.slice(0, 7),  # pandas text (memory: see lead_times)
+            **{c: _text(shipments[c].take(rows)).reset_index(drop=True) for c in ("exporter", "destination", "material")}}
+    group, first = _key_groups(list(keys.values()))
+    grouped = group >= 0
+    # pandas' own group sum (compensated, row by row): the same tonnes as a groupby on the keys
+    tonnes = pd.Series(shipments["tonnes"].to_numpy()[rows][grouped]).groupby(group[grouped]).sum().to_numpy()
+    return pd.DataFrame({**{c: key.array.take(first) for c, key in keys.items()}, "tonnes": tonnes})
+
+
+def _key_groups(keys: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows grouped by several keys as ``groupby(keys, sort=True)`` groups them, through one
+    integer per row instead of a groupby's index of every key: each row's group number (groups
+    in the keys' sorted order; -1 for a row with a missing key, which a groupby drops) and the
+    first row of each group."""
+    combined, size = np.zeros(len(keys[0]) if keys else 0, dtype=np.int64), 1
+    missing = np.zeros(len(combined), dtype=bool)
+    for key in keys:
+        codes, uniques = pd.factorize(key, sort=True)
+        missing |= codes < 0
+        if size * max(len(uniques), 1) >= 2**62:  # renumber the groups so far before int64 overflows
+            size, combined = len(combined), np.unique(combined, return_inverse=True)[1].astype(np.int64)
+        combined, size = combined * len(uniques) + codes, size * max(len(uniques), 1)
+    group = np.full(len(combined), -1, dtype=np.int64)
+    _, first, group[~missing] = np.unique(combined[~missing], return_index=True, return_inverse=True)
+    return group, np.flatnonzero(~missing)[first]
 
 
 def _buyer_sector(buyers: pd.Series, info: RunInfo) -> pd.Series:
