@@ -31,18 +31,23 @@ class RunInfo:
 
     def dates(self, t) -> pd.Series:
         """Simulation times -> ISO dates (strings; empty where time is missing)."""
-        t = np.asarray(t, dtype=float)
-        days = np.floor(t - self.t_start)
-        known = ~np.isnan(days)
-        # Format each distinct day once (a run spans hundreds of days but has thousands of rows).
-        unique, inverse = np.unique(days[known].astype("int64"), return_inverse=True)
-        labels = (np.datetime64(self.start) + unique.astype("timedelta64[D]")).astype(str)
+        codes, labels = self.day_codes(t)
         # The labels (and '' last, for missing times) become pandas text once, and rows take them
         # by position: cheaper than converting a numpy string per row to pandas text.
         labels = pd.array(np.append(labels.astype(object), ""), dtype="str")
-        positions = np.full(len(days), len(labels) - 1, dtype=np.intp)
-        positions[known] = inverse
-        return pd.Series(labels.take(positions))
+        return pd.Series(labels.take(np.where(codes < 0, len(labels) - 1, codes)))
+
+    def day_codes(self, t) -> tuple[np.ndarray, np.ndarray]:
+        """Simulation times -> each time's day as a code (-1 where time is missing) into the ISO
+        dates of the days (numpy strings, in order), each distinct day formatted once (a run
+        spans hundreds of days but has thousands of rows)."""
+        t = np.asarray(t, dtype=float)
+        days = np.floor(t - self.t_start)
+        known = ~np.isnan(days)
+        unique, inverse = np.unique(days[known].astype("int64"), return_inverse=True)
+        codes = np.full(len(days), -1, dtype=np.intp)
+        codes[known] = inverse
+        return codes, (np.datetime64(self.start) + unique.astype("timedelta64[D]")).astype(str)
 
     def date_categories(self, t) -> pd.Categorical:
         """Like :meth:`dates` but as a categorical (one string per distinct day): long daily
@@ -307,23 +312,35 @@ def lead_times(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     the tonnes: a re-order after a denial keeps the original date. Shipments delivered from the
     start date on.
     """
-    d = shipments[(shipments["outcome"] == "delivered") & (shipments["t_delivered"] >= info.t_start)]
-    d = d.sort_values(["t_delivered", "shipment_id"]).reset_index(drop=True)  # a new frame: no copy needed
+    t_delivered = shipments["t_delivered"].to_numpy()
+    rows = np.flatnonzero((shipments["outcome"] == "delivered").to_numpy() & (t_delivered >= info.t_start))
+    # By delivery, then shipment, as DataFrame.sort_values sorts (np.lexsort: stable), reading
+    # only the rows and columns the table needs instead of sorting a copy of the whole table.
+    rows = rows[np.lexsort((shipments["shipment_id"].to_numpy()[rows], t_delivered[rows]))]
+    t = {c: _values(shipments, c, rows) for c in ("t_first_ordered", "t_ordered", "t_filled", "t_cleared",
+                                                 "t_delivered", "lost_stock_days", "lost_licence_days")}
     # Text columns stay pandas string arrays from end to end (no .to_numpy(), which would make a
     # Python object per cell: on a 30-year run that alone was 200 MB of peak memory).
-    out = pd.DataFrame({
-        "order_id": d["order_id"].to_numpy(), "shipment_id": d["shipment_id"].to_numpy(),
-        "material": _text(d["material"]), "supplier": _text(d["supplier"]),
-        "buyer": _text(d["buyer"]), "exporter": _text(d["exporter"]),
-        "destination": _text(d["destination"]), "mode": _text(d["mode"]),
-        "ordered": info.dates(d["t_first_ordered"]), "delivered": info.dates(d["t_delivered"]),
-        "tonnes": d["tonnes"].to_numpy(),
-        "lead_time_days": (d["t_delivered"] - d["t_first_ordered"]).to_numpy(),
-        "wait_stock_days": (d["t_filled"] - d["t_ordered"] + d["lost_stock_days"]).to_numpy(),
-        "wait_licence_days": (d["t_cleared"] - d["t_filled"] + d["lost_licence_days"]).to_numpy(),
-        "transit_days": (d["t_delivered"] - d["t_cleared"]).to_numpy(),
+    return pd.DataFrame({
+        "order_id": _values(shipments, "order_id", rows), "shipment_id": _values(shipments, "shipment_id", rows),
+        **{c: _texts(shipments, c, rows) for c in ("material", "supplier", "buyer", "exporter", "destination", "mode")},
+        "ordered": info.dates(t["t_first_ordered"]), "delivered": info.dates(t["t_delivered"]),
+        "tonnes": _values(shipments, "tonnes", rows),
+        "lead_time_days": t["t_delivered"] - t["t_first_ordered"],
+        "wait_stock_days": t["t_filled"] - t["t_ordered"] + t["lost_stock_days"],
+        "wait_licence_days": t["t_cleared"] - t["t_filled"] + t["lost_licence_days"],
+        "transit_days": t["t_delivered"] - t["t_cleared"],
     })
-    return out
+
+
+def _values(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    """A number column's values at row positions ``rows``."""
+    return frame[column].to_numpy()[rows]
+
+
+def _texts(frame: pd.DataFrame, column: str, rows: np.ndarray):
+    """A column's values at row positions ``rows`` as a pandas text array (see :func:`_text`)."""
+    return _text(frame[column].take(rows)).array
 
 
 def _describe(values: pd.Series | np.ndarray, tonnes: np.ndarray) -> dict:
@@ -406,28 +423,44 @@ def flows_monthly(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     have exporter == destination), ``material``, ``tonnes``."""
     t = shipments["t_cleared"].to_numpy()
     rows = np.flatnonzero(shipments["t_cleared"].notna().to_numpy() & (t >= info.t_start) & (t < info.t_end))
-    keys = {"month": info.dates(t[rows]).str.slice(0, 7),  # pandas text (memory: see lead_times)
-            **{c: _text(shipments[c].take(rows)).reset_index(drop=True) for c in ("exporter", "destination", "material")}}
-    group, first = _key_groups(list(keys.values()))
+    # The four keys as codes into their sorted texts, grouped as groupby(keys, sort=True) groups
+    # them; text is made for the groups only, not for every shipment.
+    days, day_labels = info.day_codes(t[rows])
+    months, month_of_day = np.unique(day_labels.astype("U7"), return_inverse=True)  # YYYY-MM: a day's first 7 characters
+    keys = {"month": (month_of_day.reshape(-1)[days], months.astype(object)),
+            **{c: _sorted_codes(shipments[c].take(rows)) for c in ("exporter", "destination", "material")}}
+    group, first = _key_groups([(codes, len(labels)) for codes, labels in keys.values()])
     grouped = group >= 0
     # pandas' own group sum (compensated, row by row): the same tonnes as a groupby on the keys
     tonnes = pd.Series(shipments["tonnes"].to_numpy()[rows][grouped]).groupby(group[grouped]).sum().to_numpy()
-    return pd.DataFrame({**{c: key.array.take(first) for c, key in keys.items()}, "tonnes": tonnes})
+    return pd.DataFrame({**{c: pd.array(labels[codes[first]], dtype="str") for c, (codes, labels) in keys.items()},
+                         "tonnes": tonnes})
 
 
-def _key_groups(keys: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows grouped by several keys as ``groupby(keys, sort=True)`` groups them, through one
-    integer per row instead of a groupby's index of every key: each row's group number (groups
-    in the keys' sorted order; -1 for a row with a missing key, which a groupby drops) and the
-    first row of each group."""
-    combined, size = np.zeros(len(keys[0]) if keys else 0, dtype=np.int64), 1
+def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column as text coded into its distinct texts sorted: (each row's code, -1 if missing;
+    the texts), the order of a groupby on ``column.astype(str)``. A category column sorts its
+    names once and its rows keep their codes."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(column.astype(str), sort=True)
+        return codes, np.asarray(uniques, dtype=object)
+    labels, rank = np.unique(np.asarray(column.cat.categories.astype(str), dtype=object), return_inverse=True)
+    codes = column.array.codes
+    return np.where(codes < 0, -1, rank.reshape(-1)[codes]), labels
+
+
+def _key_groups(keys: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows grouped by several keys, each given as (each row's code into the key's sorted
+    values, -1 if missing; how many values), as ``groupby(keys, sort=True)`` groups them: each
+    row's group number (groups in the keys' order; -1 for a row with a missing key, which a
+    groupby drops) and the first row of each group."""
+    combined, size = np.zeros(len(keys[0][0]) if keys else 0, dtype=np.int64), 1
     missing = np.zeros(len(combined), dtype=bool)
-    for key in keys:
-        codes, uniques = pd.factorize(key, sort=True)
+    for codes, n in keys:
         missing |= codes < 0
-        if size * max(len(uniques), 1) >= 2**62:  # renumber the groups so far before int64 overflows
-            size, combined = len(combined), np.unique(combined, return_inverse=True)[1].astype(np.int64)
-        combined, size = combined * len(uniques) + codes, size * max(len(uniques), 1)
+        if size * max(n, 1) >= 2**62:  # renumber the groups so far before int64 overflows
+            size, combined = len(combined), np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        combined, size = combined * n + codes, size * max(n, 1)
     group = np.full(len(combined), -1, dtype=np.int64)
     _, first, group[~missing] = np.unique(combined[~missing], return_index=True, return_inverse=True)
     return group, np.flatnonzero(~missing)[first]
@@ -437,8 +470,8 @@ def _buyer_sector(buyers: pd.Series, info: RunInfo) -> pd.Series:
     """The end use of each buyer: a sector's ``sector``, else the facility's kind (plant, depot)."""
     lookup = {name: meta.get("sector") or meta["kind"] for name, meta in info.facilities.items()}
     if isinstance(buyers.dtype, pd.CategoricalDtype):  # a record column: each buyer looked up once
-        names = pd.Series(np.asarray(buyers.cat.categories, dtype=object), dtype="str")
-        return _by_code(buyers, names.map(lookup).fillna("").to_numpy(dtype=object), missing="")
+        sectors = [lookup.get(name) for name in buyers.cat.categories]
+        return _by_code(buyers, np.array(["" if s is None else s for s in sectors], dtype=object), missing="")
     return buyers.astype(str).map(lookup).fillna("")
 
 
@@ -459,20 +492,20 @@ def licences(lic: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     An application belongs to the run if it was applied at or after the start (``t_applied >=
     t_start``): one made during the warm-up is left out, even if decided after the start, as
     warm-up rows are left out of every table (the headline licence counts are this table's)."""
-    lic = lic[lic["t_applied"] >= info.t_start - 1e-9]
-    lic = lic.sort_values(["t_applied"], kind="stable").reset_index(drop=True)
-    decision = _text(lic["decision"])
-    pending = decision == "pending at end"
-    decided_t = lic["t_decided"].where(~pending, np.nan)
+    t_applied = lic["t_applied"].to_numpy()
+    rows = np.flatnonzero(t_applied >= info.t_start - 1e-9)
+    rows = rows[np.argsort(t_applied[rows], kind="stable")]  # as sort_values(kind="stable"): only the rows kept
+    t_applied, t_decided = t_applied[rows], _values(lic, "t_decided", rows)
+    decision = _texts(lic, "decision", rows)
+    pending = np.asarray(decision == "pending at end", dtype=bool)
     return pd.DataFrame({
-        "control": _text(lic["control"]), "exporter": _text(lic["exporter"]),
-        "destination": _text(lic["destination"]), "buyer": _text(lic["buyer"]),
-        "sector": _buyer_sector(lic["buyer"], info), "material": _text(lic["material"]),
-        "tonnes": lic["tonnes"], "applications": lic["applications"].astype("int64"),
-        "submission": lic["submission"].astype("int64"),
-        "applied": info.dates(lic["t_applied"]), "decided": info.dates(decided_t),
+        **{c: _texts(lic, c, rows) for c in ("control", "exporter", "destination", "buyer")},
+        "sector": _buyer_sector(lic["buyer"].take(rows), info).array, "material": _texts(lic, "material", rows),
+        "tonnes": _values(lic, "tonnes", rows), "applications": _values(lic, "applications", rows).astype("int64"),
+        "submission": _values(lic, "submission", rows).astype("int64"),
+        "applied": info.dates(t_applied), "decided": info.dates(np.where(pending, np.nan, t_decided)),
         "decision": decision,
-        "wait_days": np.where(pending, info.t_end - lic["t_applied"], lic["t_decided"] - lic["t_applied"]),
+        "wait_days": np.where(pending, info.t_end - t_applied, t_decided - t_applied),
     })
 
 
