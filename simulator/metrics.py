@@ -31,15 +31,23 @@ class RunInfo:
 
     def dates(self, t) -> pd.Series:
         """Simulation times -> ISO dates (strings; empty where time is missing)."""
+        codes, labels = self.day_codes(t)
+        # The labels (and '' last, for missing times) become pandas text once, and rows take them
+        # by position: cheaper than converting a numpy string per row to pandas text.
+        labels = pd.array(np.append(labels.astype(object), ""), dtype="str")
+        return pd.Series(labels.take(np.where(codes < 0, len(labels) - 1, codes)))
+
+    def day_codes(self, t) -> tuple[np.ndarray, np.ndarray]:
+        """Simulation times -> each time's day as a code (-1 where time is missing) into the ISO
+        dates of the days (numpy strings, in order), each distinct day formatted once (a run
+        spans hundreds of days but has thousands of rows)."""
         t = np.asarray(t, dtype=float)
         days = np.floor(t - self.t_start)
         known = ~np.isnan(days)
-        # Format each distinct day once (a run spans hundreds of days but has thousands of rows).
         unique, inverse = np.unique(days[known].astype("int64"), return_inverse=True)
-        labels = (np.datetime64(self.start) + unique.astype("timedelta64[D]")).astype(str)
-        out = np.full(len(days), "", dtype=labels.dtype if len(labels) else str)
-        out[known] = labels[inverse]
-        return pd.Series(out)
+        codes = np.full(len(days), -1, dtype=np.intp)
+        codes[known] = inverse
+        return codes, (np.datetime64(self.start) + unique.astype("timedelta64[D]")).astype(str)
 
     def date_categories(self, t) -> pd.Categorical:
         """Like :meth:`dates` but as a categorical (one string per distinct day): long daily
@@ -54,6 +62,27 @@ class RunInfo:
         if t is None or (isinstance(t, float) and math.isnan(t)):
             return ""
         return (self.start + dt.timedelta(days=math.floor(t - self.t_start))).isoformat()
+
+
+def _text(column: pd.Series) -> pd.Series:
+    """A column as pandas text (``str`` dtype), what ``column.astype(str)`` gives (see :func:`_texts`)."""
+    return pd.Series(_texts(column), index=column.index, name=column.name)
+
+
+def _texts(column: pd.Series, rows: np.ndarray | None = None):
+    """``column.astype(str)`` as a pandas text array, of the rows at positions ``rows`` if given.
+    A record table's category column converts each name once and its rows take them by code
+    (pyarrow's take), a third of the time ``astype(str)`` takes converting row by row."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return (column if rows is None else column.take(rows)).astype(str).array
+    codes = column.array.codes if rows is None else column.array.codes[rows]
+    return _by_code(codes, np.asarray(column.cat.categories, dtype=object), missing=np.nan)
+
+
+def _by_code(codes: np.ndarray, labels: np.ndarray, missing):
+    """Pandas text: ``labels[code]`` for each code, ``missing`` for code -1 (no category)."""
+    labels = pd.array(np.append(labels, missing).astype(object), dtype="str")
+    return labels.take(np.where(codes < 0, len(labels) - 1, codes))
 
 
 def _runs(flags) -> list[tuple[int, int]]:
@@ -80,10 +109,20 @@ def _outages(times: np.ndarray, short: np.ndarray, step_days: float, info: RunIn
     }
 
 
-def _short(g: pd.DataFrame) -> np.ndarray:
-    """Rows (days) that made less than plan."""
-    planned = g["planned_units"].to_numpy()
-    return (g["produced_units"].to_numpy() < planned * (1 - STOP_TOLERANCE)) & (planned > 0)
+def _sum(values: np.ndarray) -> float:
+    """Sum skipping NaN, as pandas' ``Series.sum`` computes it (missing values as 0, then numpy's
+    pairwise sum in the same order), so it agrees to the last digit."""
+    if values.dtype.kind == "f":
+        values = np.where(np.isnan(values), 0.0, values)
+    return float(values.sum())
+
+
+def _rows_of(key: pd.Series, keep: np.ndarray) -> dict:
+    """Positions of the rows ``keep`` selects, by value of ``key`` (in the order of a groupby on
+    it: a category column's own order), each group's rows in table order: the groups of
+    ``frame[keep].groupby(key)`` without a DataFrame for each."""
+    rows = np.flatnonzero(keep)
+    return {group: rows[of_group] for group, of_group in _groups(key.iloc[rows])}
 
 
 def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataFrame | None = None,
@@ -106,21 +145,22 @@ def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataF
     stopped (empty if never stopped or a firm is still stopped at the end).
     """
     rows = []
-    prod = production[production["t"] >= info.t_start - 1e-9]
-    groups = dict(tuple(prod.groupby("facility", observed=True))) if len(prod) else {}
+    t = production["t"].to_numpy()
+    groups = _rows_of(production["facility"], t >= info.t_start - 1e-9)
+    planned_units, produced_units = production["planned_units"].to_numpy(), production["produced_units"].to_numpy()
     by_firm = days if days is not None else firm_days(production, firm_production, info)
     for name, meta in info.facilities.items():
         if meta["kind"] != "sector":
             continue
         g = groups.get(name)
-        if g is None or g.empty:
+        if g is None:
             planned = produced = 0.0
             stops = _outages(np.array([]), np.array([], dtype=bool), 1.0, info)
             days = 0
         else:
-            g = g.sort_values("t")
-            planned, produced = float(g["planned_units"].sum()), float(g["produced_units"].sum())
-            stops = _outages(g["t"].to_numpy(), _short(g), 1.0, info)
+            g = g[np.argsort(t[g])]  # by time, numpy's default sort as DataFrame.sort_values("t")
+            planned, produced = _sum(planned_units[g]), _sum(produced_units[g])
+            stops = _outages(t[g], _short_days(planned_units[g], produced_units[g]), 1.0, info)
             days = len(g)
         share_stopped = stops["stopped_days"] / days if days else 0.0
         if name in by_firm:
@@ -154,24 +194,28 @@ def firm_days(production: pd.DataFrame, firm_production: pd.DataFrame | None, in
     sectors = {name: meta["firms"] for name, meta in info.facilities.items() if meta.get("firms")}
     if not sectors:
         return out
-    prod = production[(production["t"] >= info.t_start - 1e-9) & production["facility"].isin(list(sectors))]
-    firm_rows = (firm_production[firm_production["t"] >= info.t_start - 1e-9]
-                 if firm_production is not None and len(firm_production) else None)
-    own = dict(tuple(firm_rows.groupby("facility", observed=True))) if firm_rows is not None else {}
-    for name, g in prod.groupby("facility", observed=True):
+    t = production["t"].to_numpy(dtype=float)
+    day_plan = production["planned_units"].to_numpy(dtype=float)
+    own = {}
+    if firm_production is not None and len(firm_production):
+        firm_t = firm_production["t"].to_numpy(dtype=float)
+        own = _rows_of(firm_production["facility"], firm_t >= info.t_start - 1e-9)
+        firm_no = firm_production["firm"].to_numpy(dtype=int)
+        firm_plan = firm_production["planned_units"].to_numpy(dtype=float)
+        firm_made = firm_production["produced_units"].to_numpy(dtype=float)
+    for name, g in _rows_of(production["facility"], t >= info.t_start - 1e-9).items():
         if name not in sectors:
             continue
-        g = g.sort_values("t", kind="stable")
-        times = g["t"].to_numpy(dtype=float)
+        g = g[np.argsort(t[g], kind="stable")]
+        times = t[g]
         shares = np.array([share for share, _cover in sectors[name]])
-        planned = g["planned_units"].to_numpy(dtype=float)[:, None] * shares[None, :]
+        planned = day_plan[g][:, None] * shares[None, :]
         made = planned.copy()
         f = own.get(name)
-        if f is not None and len(f):
-            day = np.searchsorted(times, f["t"].to_numpy(dtype=float))
-            firm = f["firm"].to_numpy(dtype=int) - 1
-            planned[day, firm] = f["planned_units"].to_numpy(dtype=float)
-            made[day, firm] = f["produced_units"].to_numpy(dtype=float)
+        if f is not None:
+            day, firm = np.searchsorted(times, firm_t[f]), firm_no[f] - 1
+            planned[day, firm] = firm_plan[f]
+            made[day, firm] = firm_made[f]
         out[name] = FirmDays(times, planned, made)
     return out
 
@@ -231,21 +275,22 @@ def plant_starvation(batches: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     ``short_t`` = desired - produced; ``starved_days``: days in batches its inputs cut short;
     ``first_starved``, ``longest_starved_days``, ``recovered`` as for demand facilities."""
     rows = []
-    b = batches[batches["t"] >= info.t_start - 1e-9]
-    groups = dict(tuple(b.groupby("facility", observed=True))) if len(b) else {}
+    t = batches["t"].to_numpy()
+    groups = _rows_of(batches["facility"], t >= info.t_start - 1e-9)
+    desired_t, produced_t = batches["desired_t"].to_numpy(), batches["produced_t"].to_numpy()
     for name, meta in info.facilities.items():
         if meta["kind"] != "plant":
             continue
         g = groups.get(name)
-        if g is None or g.empty:
+        if g is None:
             desired = produced = 0.0
             stops = _outages(np.array([]), np.array([], dtype=bool), 1.0, info)
         else:
-            g = g.sort_values("t")
-            desired, produced = float(g["desired_t"].sum()), float(g["produced_t"].sum())
-            wanted, made = g["desired_t"].to_numpy(), g["produced_t"].to_numpy()
+            g = g[np.argsort(t[g])]  # by time, numpy's default sort as DataFrame.sort_values("t")
+            wanted, made = desired_t[g], produced_t[g]
+            desired, produced = _sum(wanted), _sum(made)
             short = (made < wanted * (1 - 1e-6)) & (wanted - made > 1e-6)
-            stops = _outages(g["t"].to_numpy(), short, meta.get("batch_days", 1.0), info)
+            stops = _outages(t[g], short, meta.get("batch_days", 1.0), info)
         rows.append({
             "facility": name, "country": meta["country"], "output": meta.get("output", ""),
             "desired_t": desired, "produced_t": produced, "short_t": max(0.0, desired - produced),
@@ -271,23 +316,42 @@ def lead_times(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     the tonnes: a re-order after a denial keeps the original date. Shipments delivered from the
     start date on.
     """
-    d = shipments[(shipments["outcome"] == "delivered") & (shipments["t_delivered"] >= info.t_start)]
-    d = d.sort_values(["t_delivered", "shipment_id"]).reset_index(drop=True)  # a new frame: no copy needed
+    t_delivered = shipments["t_delivered"].to_numpy()
+    rows = np.flatnonzero((shipments["outcome"] == "delivered").to_numpy() & (t_delivered >= info.t_start))
+    # By delivery, then shipment, as DataFrame.sort_values sorts (np.lexsort's order), reading
+    # only the rows and columns the table needs instead of sorting a copy of the whole table.
+    rows = rows[_order_by(t_delivered[rows], shipments["shipment_id"].to_numpy()[rows])]
+    t = {c: _values(shipments, c, rows) for c in ("t_first_ordered", "t_ordered", "t_filled", "t_cleared",
+                                                 "t_delivered", "lost_stock_days", "lost_licence_days")}
     # Text columns stay pandas string arrays from end to end (no .to_numpy(), which would make a
     # Python object per cell: on a 30-year run that alone was 200 MB of peak memory).
-    out = pd.DataFrame({
-        "order_id": d["order_id"].to_numpy(), "shipment_id": d["shipment_id"].to_numpy(),
-        "material": d["material"].astype(str), "supplier": d["supplier"].astype(str),
-        "buyer": d["buyer"].astype(str), "exporter": d["exporter"].astype(str),
-        "destination": d["destination"].astype(str), "mode": d["mode"].astype(str),
-        "ordered": info.dates(d["t_first_ordered"]), "delivered": info.dates(d["t_delivered"]),
-        "tonnes": d["tonnes"].to_numpy(),
-        "lead_time_days": (d["t_delivered"] - d["t_first_ordered"]).to_numpy(),
-        "wait_stock_days": (d["t_filled"] - d["t_ordered"] + d["lost_stock_days"]).to_numpy(),
-        "wait_licence_days": (d["t_cleared"] - d["t_filled"] + d["lost_licence_days"]).to_numpy(),
-        "transit_days": (d["t_delivered"] - d["t_cleared"]).to_numpy(),
+    return pd.DataFrame({
+        "order_id": _values(shipments, "order_id", rows), "shipment_id": _values(shipments, "shipment_id", rows),
+        **{c: _texts(shipments[c], rows) for c in ("material", "supplier", "buyer", "exporter", "destination", "mode")},
+        "ordered": info.dates(t["t_first_ordered"]), "delivered": info.dates(t["t_delivered"]),
+        "tonnes": _values(shipments, "tonnes", rows),
+        "lead_time_days": t["t_delivered"] - t["t_first_ordered"],
+        "wait_stock_days": t["t_filled"] - t["t_ordered"] + t["lost_stock_days"],
+        "wait_licence_days": t["t_cleared"] - t["t_filled"] + t["lost_licence_days"],
+        "transit_days": t["t_delivered"] - t["t_cleared"],
     })
-    return out
+
+
+def _values(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    """A number column's values at row positions ``rows``."""
+    return frame[column].to_numpy()[rows]
+
+
+def _order_by(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+    """Positions that sort by ``primary``, then ``secondary``, ties in their order: the order of
+    ``np.lexsort((secondary, primary))`` and of ``DataFrame.sort_values``. Records mostly come
+    already in time order without ties, and a stable sort of sorted data is nearly free; then
+    the second key changes nothing and lexsort (ten times slower) is not needed."""
+    order = np.argsort(primary, kind="stable")
+    ranked = primary[order]
+    if np.all(ranked[1:] > ranked[:-1]):  # no ties (nor NaN): the second key orders nothing
+        return order
+    return np.lexsort((secondary, primary))
 
 
 def _describe(values: pd.Series | np.ndarray, tonnes: np.ndarray) -> dict:
@@ -368,20 +432,58 @@ def flows_monthly(shipments: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     """Tonnes leaving each exporter per month: ``month`` (YYYY-MM, when the shipment cleared the
     exporter's controls and left), ``exporter``, ``destination`` (countries; domestic deliveries
     have exporter == destination), ``material``, ``tonnes``."""
-    s = shipments[shipments["t_cleared"].notna() & (shipments["t_cleared"] >= info.t_start) & (shipments["t_cleared"] < info.t_end)]
-    s = s.reset_index(drop=True)
-    frame = pd.DataFrame({  # string arrays, not .to_numpy() object arrays (memory: see lead_times)
-        "month": info.dates(s["t_cleared"]).str.slice(0, 7),
-        "exporter": s["exporter"].astype(str), "destination": s["destination"].astype(str),
-        "material": s["material"].astype(str), "tonnes": s["tonnes"].to_numpy(),
-    })
-    out = frame.groupby(["month", "exporter", "destination", "material"], as_index=False, sort=True)["tonnes"].sum()
-    return out[["month", "exporter", "destination", "material", "tonnes"]]
+    t = shipments["t_cleared"].to_numpy()
+    rows = np.flatnonzero(shipments["t_cleared"].notna().to_numpy() & (t >= info.t_start) & (t < info.t_end))
+    # The four keys as codes into their sorted texts, grouped as groupby(keys, sort=True) groups
+    # them; text is made for the groups only, not for every shipment.
+    days, day_labels = info.day_codes(t[rows])
+    months, month_of_day = np.unique(day_labels.astype("U7"), return_inverse=True)  # YYYY-MM: a day's first 7 characters
+    keys = {"month": (month_of_day.reshape(-1)[days], months.astype(object)),
+            **{c: _sorted_codes(shipments[c].take(rows)) for c in ("exporter", "destination", "material")}}
+    group, first = _key_groups([(codes, len(labels)) for codes, labels in keys.values()])
+    grouped = group >= 0
+    # pandas' own group sum (compensated, row by row): the same tonnes as a groupby on the keys
+    tonnes = pd.Series(shipments["tonnes"].to_numpy()[rows][grouped]).groupby(group[grouped]).sum().to_numpy()
+    return pd.DataFrame({**{c: pd.array(labels[codes[first]], dtype="str") for c, (codes, labels) in keys.items()},
+                         "tonnes": tonnes})
+
+
+def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column as text coded into its distinct texts sorted: (each row's code, -1 if missing;
+    the texts), the order of a groupby on ``column.astype(str)``. A category column sorts its
+    names once and its rows keep their codes."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(column.astype(str), sort=True)
+        return codes, np.asarray(uniques, dtype=object)
+    labels, rank = np.unique(np.asarray(column.cat.categories.astype(str), dtype=object), return_inverse=True)
+    codes = column.array.codes
+    return np.where(codes < 0, -1, rank.reshape(-1)[codes]), labels
+
+
+def _key_groups(keys: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows grouped by several keys, each given as (each row's code into the key's sorted
+    values, -1 if missing; how many values), as ``groupby(keys, sort=True)`` groups them: each
+    row's group number (groups in the keys' order; -1 for a row with a missing key, which a
+    groupby drops) and the first row of each group."""
+    combined, size = np.zeros(len(keys[0][0]) if keys else 0, dtype=np.int64), 1
+    missing = np.zeros(len(combined), dtype=bool)
+    for codes, n in keys:
+        missing |= codes < 0
+        if size * max(n, 1) >= 2**62:  # renumber the groups so far before int64 overflows
+            size, combined = len(combined), np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        combined, size = combined * n + codes, size * max(n, 1)
+    group = np.full(len(combined), -1, dtype=np.int64)
+    _, first, group[~missing] = np.unique(combined[~missing], return_index=True, return_inverse=True)
+    return group, np.flatnonzero(~missing)[first]
 
 
 def _buyer_sector(buyers: pd.Series, info: RunInfo) -> pd.Series:
     """The end use of each buyer: a sector's ``sector``, else the facility's kind (plant, depot)."""
     lookup = {name: meta.get("sector") or meta["kind"] for name, meta in info.facilities.items()}
+    if isinstance(buyers.dtype, pd.CategoricalDtype):  # a record column: each buyer looked up once
+        sectors = [lookup.get(name) for name in buyers.cat.categories]
+        sectors = np.array(["" if s is None else s for s in sectors], dtype=object)
+        return pd.Series(_by_code(buyers.array.codes, sectors, missing=""), index=buyers.index, name=buyers.name)
     return buyers.astype(str).map(lookup).fillna("")
 
 
@@ -402,19 +504,20 @@ def licences(lic: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     An application belongs to the run if it was applied at or after the start (``t_applied >=
     t_start``): one made during the warm-up is left out, even if decided after the start, as
     warm-up rows are left out of every table (the headline licence counts are this table's)."""
-    lic = lic[lic["t_applied"] >= info.t_start - 1e-9]
-    lic = lic.sort_values(["t_applied"], kind="stable").reset_index(drop=True)
-    pending = lic["decision"].astype(str) == "pending at end"
-    decided_t = lic["t_decided"].where(~pending, np.nan)
+    t_applied = lic["t_applied"].to_numpy()
+    rows = np.flatnonzero(t_applied >= info.t_start - 1e-9)
+    rows = rows[np.argsort(t_applied[rows], kind="stable")]  # as sort_values(kind="stable"): only the rows kept
+    t_applied, t_decided = t_applied[rows], _values(lic, "t_decided", rows)
+    decision = _texts(lic["decision"], rows)
+    pending = np.asarray(decision == "pending at end", dtype=bool)
     return pd.DataFrame({
-        "control": lic["control"].astype(str), "exporter": lic["exporter"].astype(str),
-        "destination": lic["destination"].astype(str), "buyer": lic["buyer"].astype(str),
-        "sector": _buyer_sector(lic["buyer"], info), "material": lic["material"].astype(str),
-        "tonnes": lic["tonnes"], "applications": lic["applications"].astype("int64"),
-        "submission": lic["submission"].astype("int64"),
-        "applied": info.dates(lic["t_applied"]), "decided": info.dates(decided_t),
-        "decision": lic["decision"].astype(str),
-        "wait_days": np.where(pending, info.t_end - lic["t_applied"], lic["t_decided"] - lic["t_applied"]),
+        **{c: _texts(lic[c], rows) for c in ("control", "exporter", "destination", "buyer")},
+        "sector": _buyer_sector(lic["buyer"].take(rows), info).array, "material": _texts(lic["material"], rows),
+        "tonnes": _values(lic, "tonnes", rows), "applications": _values(lic, "applications", rows).astype("int64"),
+        "submission": _values(lic, "submission", rows).astype("int64"),
+        "applied": info.dates(t_applied), "decided": info.dates(np.where(pending, np.nan, t_decided)),
+        "decision": decision,
+        "wait_days": np.where(pending, info.t_end - t_applied, t_decided - t_applied),
     })
 
 
@@ -526,8 +629,8 @@ def events(ev: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     """The timeline as applied: ``date``, ``action`` (impose, ease, release, release_stockpile,
     suspend, suspension ends, lift, set), ``target`` (control or facility), ``detail``,
     ``in_force`` (for controls: yes/no after the event; empty for facilities)."""
-    return pd.DataFrame({"date": info.dates(ev["t"]), "action": ev["action"].astype(str), "target": ev["target"].astype(str),
-                         "detail": ev["detail"].astype(str), "in_force": ev["in_force"].astype(str)})
+    return pd.DataFrame({"date": info.dates(ev["t"]), "action": _text(ev["action"]), "target": _text(ev["target"]),
+                         "detail": _text(ev["detail"]), "in_force": _text(ev["in_force"])})
 
 
 def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]:
@@ -544,17 +647,21 @@ def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]
     out: dict[str, float] = {}
     sh = tables["shortages"]
     start = info.start
-    for row in sh.itertuples(index=False):
-        out[f"units_lost.{row.facility}"] = row.units_lost
-        out[f"share_lost.{row.facility}"] = row.share_lost
-        out[f"stopped_days.{row.facility}"] = row.stopped_days
-        out[f"first_stop_day.{row.facility}"] = (dt.date.fromisoformat(row.first_stop) - start).days if row.first_stop else math.nan
-    for sector, g in sh.groupby("sector"):
-        planned = g["units_planned"].sum()
-        out[f"share_lost.{sector}"] = float(g["units_lost"].sum() / planned) if planned > 0 else 0.0
+    # Columns as Python lists and numpy arrays, read once (not row by row or group by group
+    # through pandas); sums as pandas sums them (_sum, _mean), so the figures are the same.
+    columns = {c: sh[c].tolist() for c in ("facility", "units_lost", "share_lost", "stopped_days", "first_stop")}
+    for name, lost, share, stopped, first_stop in zip(*columns.values()):
+        out[f"units_lost.{name}"] = lost
+        out[f"share_lost.{name}"] = share
+        out[f"stopped_days.{name}"] = stopped
+        out[f"first_stop_day.{name}"] = (dt.date.fromisoformat(first_stop) - start).days if first_stop else math.nan
+    planned_units, lost_units = sh["units_planned"].to_numpy(), sh["units_lost"].to_numpy()
+    for sector, rows in _groups(sh["sector"]):
+        planned = _sum(planned_units[rows])
+        out[f"share_lost.{sector}"] = float(_sum(lost_units[rows]) / planned) if planned > 0 else 0.0
     if len(sh):
         # Units differ between sectors (vehicles, MW), so "all" is the plain mean of facility shares.
-        out["share_lost.all"] = float(sh["share_lost"].mean())
+        out["share_lost.all"] = _mean(sh["share_lost"].to_numpy(dtype=float))
     lt = tables["lead_times"]
     lead, licence = lt["lead_time_days"].to_numpy(dtype=float), lt["wait_licence_days"].to_numpy(dtype=float)
     tonnes = lt["tonnes"].to_numpy(dtype=float)
@@ -563,15 +670,16 @@ def headline(tables: dict[str, pd.DataFrame], info: RunInfo) -> dict[str, float]
         out[f"lead_time_p50.{dest}"], out[f"lead_time_p90.{dest}"] = p50, p90
         out[f"wait_licence_mean.{dest}"] = weighted_mean(licence[rows], tonnes[rows])
     fl = tables["flows_monthly"]
-    cross = fl[fl["exporter"] != fl["destination"]]
-    for exporter, g in cross.groupby("exporter"):
-        out[f"exports_t.{exporter}"] = float(g["tonnes"].sum())
+    cross = (fl["exporter"] != fl["destination"]).to_numpy()
+    exported = fl["tonnes"].to_numpy()[cross]
+    for exporter, rows in _groups(fl["exporter"][cross]):
+        out[f"exports_t.{exporter}"] = _sum(exported[rows])
     lic = tables["licences"]
-    n = lic["applications"] if "applications" in lic else pd.Series(1, index=lic.index)
-    first = lic["submission"] == 0 if "submission" in lic else pd.Series(True, index=lic.index)
-    out["licences_applied"] = float(n[first].sum())
-    out["licences_approved"] = float(n[lic["decision"].isin(_GRANTED)].sum())
-    out["licences_denied"] = float(n[lic["decision"] == "denied"].sum())
+    n = lic["applications"].to_numpy() if "applications" in lic else np.ones(len(lic), dtype=np.int64)
+    first = (lic["submission"] == 0).to_numpy() if "submission" in lic else np.ones(len(lic), dtype=bool)
+    out["licences_applied"] = _sum(n[first])
+    out["licences_approved"] = _sum(n[lic["decision"].isin(_GRANTED).to_numpy()])
+    out["licences_denied"] = _sum(n[(lic["decision"] == "denied").to_numpy()])
     return out
 
 

@@ -17,16 +17,17 @@ DATE_COLUMNS = ("date", "week", "first_stop", "recovered", "first_starved", "ord
 
 
 def _parse(values: pd.Series) -> pd.Series:
-    """ISO day text -> datetime64[ns], each distinct day parsed once."""
+    """ISO day text -> datetime64[ns], each distinct day parsed once.
+
+    numpy parses the distinct days (``''`` gives NaT): the text is :meth:`RunInfo.dates`' own
+    ``YYYY-MM-DD``, and numpy reads it in a tenth of the time ``pd.to_datetime`` takes."""
     if isinstance(values.dtype, pd.CategoricalDtype):  # long daily tables: one label per day already
-        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories.astype(object).to_numpy()
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
     else:
-        codes, uniques = pd.factorize(values.astype(object).to_numpy(), sort=False)
-    days = pd.to_datetime(pd.Series(uniques, dtype=object).replace("", None), format="%Y-%m-%d").to_numpy("datetime64[ns]")
-    out = np.full(len(values), np.datetime64("NaT", "ns"))
-    present = codes >= 0
-    out[present] = days[codes[present]]
-    return pd.Series(out, index=values.index, name=values.name)
+        codes, uniques = values.factorize(sort=False)  # pyarrow text: no Python string per row
+    days = np.array(np.asarray(uniques, dtype=object), dtype="datetime64[D]").astype("datetime64[ns]")
+    days = np.append(days, np.datetime64("NaT", "ns"))  # code -1 (missing) takes the last, NaT
+    return pd.Series(days[codes], index=values.index, name=values.name)
 
 
 def to_datetimes(frame: pd.DataFrame) -> pd.DataFrame:

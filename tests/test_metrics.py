@@ -90,3 +90,39 @@ def test_licences_made_during_the_warm_up_are_not_reported():
     # Warm-up applications do exist in the records: the filter is what keeps them out.
     warm = run(scenario, keep_model=True).model.ledger.records.licences.to_frame()
     assert (warm["t_applied"] < 60).any() and (warm["t_applied"] >= 60).sum() == len(lic)
+
+
+def _records(rng, n, categories):
+    """A record frame as Table.to_frame makes it: names as categoricals, categories in order of first use."""
+    frame = {}
+    for column, names in categories.items():
+        codes = rng.integers(0, len(names), n).astype(np.int32)
+        frame[column] = pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype=object))
+    return frame
+
+
+def test_flows_and_lead_times_match_pandas_on_unsorted_categories_and_tied_times():
+    """Monthly flows group and lead times sort with numpy on category codes: the same rows, order and
+    sums as a pandas groupby / sort_values on the text (categories not in alphabetical order, and
+    deliveries on the same day to exercise the second sort key)."""
+    rng = np.random.default_rng(7)
+    n = 400
+    info = metrics.RunInfo(dt.date(2025, 1, 1), 10.0, 200.0)
+    shipments = pd.DataFrame({
+        "shipment_id": rng.permutation(n).astype(np.int64), "order_id": np.arange(n, dtype=np.int64),
+        **_records(rng, n, {"material": ["oxide", "magnet", "alloy"], "supplier": ["s2", "s1"], "buyer": ["b", "a"],
+                            "exporter": ["CN", "AU", "US"], "destination": ["US", "DE", "CN"], "mode": ["sea", "air"],
+                            "outcome": ["delivered", "denied"]}),
+        "tonnes": rng.uniform(0.1, 10, n), "t_first_ordered": rng.uniform(0, 100, n), "lost_stock_days": np.zeros(n),
+        "lost_licence_days": np.zeros(n), "t_ordered": rng.uniform(0, 100, n), "t_filled": rng.uniform(0, 100, n),
+        "t_cleared": np.where(rng.random(n) < 0.1, np.nan, rng.uniform(0, 220, n)),
+        "t_delivered": np.floor(rng.uniform(0, 220, n)), "cost": np.zeros(n),
+    })
+    text = shipments.assign(**{c: shipments[c].astype(str) for c in ("material", "exporter", "destination")})
+    s = text[text["t_cleared"].notna() & (text["t_cleared"] >= info.t_start) & (text["t_cleared"] < info.t_end)]
+    expected = (s.assign(month=info.dates(s["t_cleared"]).str.slice(0, 7).to_numpy())
+                .groupby(["month", "exporter", "destination", "material"], as_index=False, sort=True)["tonnes"].sum())
+    pd.testing.assert_frame_equal(metrics.flows_monthly(shipments, info), expected, check_exact=True)
+    d = shipments[(shipments["outcome"] == "delivered") & (shipments["t_delivered"] >= info.t_start)]
+    d = d.sort_values(["t_delivered", "shipment_id"])
+    assert metrics.lead_times(shipments, info)["shipment_id"].tolist() == d["shipment_id"].tolist()
