@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from .table_dates import to_datetimes
 __all__ = ["RunResult", "run", "version"]
 
 
+@functools.cache  # read once per process (the installed version does not change under a run)
 def version() -> str:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as _version
