@@ -231,7 +231,13 @@ class Sector(Facility):
         plan_after = self.cum_plan_units + plan
         if self._all_firms_make_plan(plan_after):
             self.cum_plan_units = plan_after
-            self._book_use([(material, plan * need) for material, need in needs])
+            sector_stock, consumed, used_here = self.stock, self.ledger.consumed_t, self.used_t
+            for material, need in needs:  # _book_use, written out (most days of most sectors)
+                used = plan * need
+                if used:
+                    sector_stock[material] -= used
+                    consumed[material] += used
+                    used_here[material] = used_here.get(material, 0.0) + used
             self._write(self._pack(self._code, now, plan, plan))
             return 1.0
         for firm in self.firms:
