@@ -124,3 +124,27 @@ def test_a_pool_withdraws_pooled_orders_left_unfilled(rule):
         assert max(ages) >= 60  # the first order, placed before the horizon, is still open
     else:
         assert max(ages) <= rule + 1
+
+
+def test_the_pools_written_out_review_gives_the_same_files(monkeypatch):
+    """A pool reviews a firm's line with nothing to re-order through PurchasingPool._review_line,
+    InputLine.review and InputLine.order written out. On licensing_2025 (twelve sectors of six
+    firms, two lanes each, adaptive cover, pre-buying, expediting, and denials that send firms'
+    re-orders down the general path) sending every firm through InputLine.review instead gives
+    identical tables and headline: the written-out review is an economy, not a rule."""
+    from pandas.testing import assert_frame_equal
+
+    from simulator import load_scenario
+    from simulator.components.pooling import PurchasingPool
+
+    scenario = load_scenario("licensing_2025")
+    written_out = []
+    fast_review = PurchasingPool._review_line
+    monkeypatch.setattr(PurchasingPool, "_review_line", lambda self, line: written_out.append(1) or fast_review(self, line))
+    fast = run(scenario, seed=4)
+    monkeypatch.setattr(PurchasingPool, "_review_line", lambda self, line: line.review())
+    general = run(scenario, seed=4)
+    assert len(written_out) > 1000
+    assert fast.headline == general.headline
+    for name, table in fast.tables.items():
+        assert_frame_equal(table, general.tables[name], check_exact=True, obj=name)

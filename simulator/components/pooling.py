@@ -22,11 +22,12 @@ independent orders.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .clock import repeat
-from .ledger import Order
+from .ledger import EPS_T, Order
 
 if TYPE_CHECKING:  # pragma: no cover
     from .facility import InputLine
@@ -155,10 +156,42 @@ class PurchasingPool:
         self._withdraw_stale()
         next_review = None
         for line in self.lines:
-            delay = line.review()
+            if line.just_in_time or line.unfilled_since:
+                delay = line.review()  # re-orders of failed tonnes, or no review: the general path
+            else:
+                delay = self._review_line(line)
             if delay is not None and (next_review is None or delay < next_review):
                 next_review = delay
         return next_review
+
+    def _review_line(self, line: InputLine) -> float:
+        """:meth:`InputLine.review` and :meth:`InputLine.order` of a firm's line with nothing to
+        re-order, written out (every firm, every week): the same position, levels, expediting,
+        lanes, tonnes on order and order ids, the new tonnes collected for pooling. A test
+        checks that runs through :meth:`InputLine.review` give the same files."""
+        line._withdraw_stale()
+        policy, firm, material = line._policy, line.facility, line.material
+        use = firm.daily_use_t(material)
+        on_hand = firm.stock.get(material, 0.0)
+        position = on_hand + line.on_order_t - firm.owed_t(material)
+        if line.cover_adjustments:  # levels raised by adaptive cover or pre-buying
+            position -= line.extra_cover_days() * use
+        qty = policy.quantity(position, use)
+        if qty > EPS_T:
+            below = line.expedite_below_cover_days
+            expedite = below is not None and (on_hand / use if use > 0 else math.inf) < below
+            now, new_id, collecting, buyer = self.env.now, firm.ledger.new_order_id, self.collecting, line.order_line
+            for lane, share in line.choose_lanes():
+                mode = lane.fastest_mode if expedite else lane.default_mode
+                tonnes = qty * share
+                line.on_order_t += tonnes
+                key = (lane, mode, now, 0.0, 0.0)  # new tonnes: first ordered now, no days lost
+                parts = collecting.get(key)
+                if parts is None:
+                    collecting[key] = [(buyer, tonnes, new_id())]
+                else:
+                    parts.append((buyer, tonnes, new_id()))
+        return policy.review_days
 
     def _place(self, key: tuple, parts: list[tuple[InputLine, float, int]]) -> None:
         """One order for the collected (firm's line, tonnes, order id) of ``key``: the firm's
