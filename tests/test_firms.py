@@ -299,3 +299,29 @@ def test_days_made_to_plan_counted_without_visiting_firms_change_nothing(monkeyp
                 assert a[column].astype(str).tolist() == b[column].astype(str).tolist(), (table, column)
     firms = lazy.tables["production_firms_daily"]
     assert len(firms) == 3 * 120  # every firm-day, although most were never written as rows
+
+
+def test_a_delivery_keeps_the_known_cover_as_a_lower_bound(monkeypatch):
+    """Two firms, half of 1 unit a day each, 1 t a unit, 10 days of cover: 5 t each, so the
+    firms cover the sector's cumulative plan through 10 units. A delivery only raises that
+    figure, so the known 10 stays a lower bound: a day needing less is decided without visiting
+    the firms; one needing 13.9 (after 2 t more for each firm: 7 t, 14 units) recomputes and is
+    covered; one needing 14.1 is not."""
+    from types import SimpleNamespace
+
+    import simpy
+
+    from simulator.components.firms import Firm
+
+    env = simpy.Environment()
+    sector = Sector(env, "s", "DE", 365.0, {"mag": 1000.0}, policy=OrderUpTo(review_days=1000.0, target_days=10.0),
+                    firms=[(0.5, 10.0), (0.5, 10.0)])
+    assert sector._all_firms_make_plan(9.9) and not sector._all_firms_make_plan(10.1)
+    for firm in sector.firms:
+        firm.receive(SimpleNamespace(material="mag"), 2.0)
+    visits = []
+    exact = Firm.covered_units
+    monkeypatch.setattr(Firm, "covered_units", lambda firm: visits.append(firm.index) or exact(firm))
+    assert sector._all_firms_make_plan(9.0) and visits == []  # the lower bound suffices
+    assert sector._all_firms_make_plan(13.9) and visits == [1, 2]  # it does not: recomputed
+    assert not sector._all_firms_make_plan(14.1) and visits == [1, 2]  # the figure is exact again

@@ -144,7 +144,7 @@ class Firm(Facility):
         self.stock[material] = self.stock.get(material, 0.0) + tonnes
         self.initial_t[material] = self.initial_t.get(material, 0.0) + tonnes
         self.sector.add_initial_stock(material, tonnes)  # the facility's books and the ledger's
-        self.sector.firm_stock_changed()
+        self.sector.firm_stock_rose()
 
     def daily_use_t(self, material: str) -> float:
         return self.share * self.sector.daily_use_t(material)
@@ -168,7 +168,7 @@ class Firm(Facility):
         material = lane.material
         self.stock[material] += tonnes
         self.sector.stock[material] += tonnes
-        self.sector.firm_stock_changed()
+        self.sector.firm_stock_rose()
         self.inputs[material].delivered(tonnes)
 
 

@@ -76,7 +76,7 @@ class PooledLine:
             line.on_order_t -= part
             if learns and line.adaptive_cover is not None:
                 line.adaptive_cover.observe(now, lead_time_days, part)
-        sector.firm_stock_changed()
+        sector.firm_stock_rose()
 
     def order_lost(self, tonnes: float) -> None:
         for line, part in self.shares(tonnes):

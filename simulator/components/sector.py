@@ -57,7 +57,10 @@ class Sector(Facility):
             raise ValueError(f"unmet_demand must be 'lost', 'backorder' or 'catch_up', got {unmet_demand!r}")
         self.firms: list[Firm] = []
         self.cum_plan_units = 0.0  # the sum of the days' plans so far (firms' books settle against it)
-        self._covered_units: float | None = None  # the least of the firms' covered_units (None: to compute)
+        # the least of the firms' covered_units (None: to compute); after a firm's stock rose
+        # (``_covered_low``) only a lower bound of it, recomputed when it does not suffice
+        self._covered_units: float | None = None
+        self._covered_low = False
         self._owing = False  # some firm owes units or buys just in time (see _firms_owe)
         self.sector, self.units_per_year = sector, units_per_year
         self.bom_kg_per_unit = dict(bom_kg_per_unit)
@@ -189,8 +192,10 @@ class Sector(Facility):
         """A firm's inputs changed policy (just in time or not)."""
         self._owing = self._firms_owe()
 
-    def firm_stock_changed(self) -> None:
-        self._covered_units = None
+    def firm_stock_rose(self) -> None:
+        """A firm's stock rose (goods delivered, opening stock): the least plan the firms cover
+        can only have risen, so the one known stays a lower bound (see _all_firms_make_plan)."""
+        self._covered_low = True
 
     def _firms_owe(self) -> bool:
         """Whether some firm owes units (backorders, catch-up) or buys just in time. Only a day
@@ -205,10 +210,13 @@ class Sector(Facility):
         of the cumulative plan through today."""
         if self._owing:
             return False
+        needed = plan_after + 1e-9 * (1.0 + plan_after)
         covered = self._covered_units
-        if covered is None:
+        # A lower bound that covers the day decides as the exact figure would; else compute it.
+        if covered is None or (self._covered_low and needed > covered):
             covered = self._covered_units = min([firm.covered_units() for firm in self.firms])
-        return plan_after + 1e-9 * (1.0 + plan_after) <= covered
+            self._covered_low = False
+        return needed <= covered
 
     def _produce_firms(self) -> float:
         """One day of a sector with firms: the day's plan (one draw of ``demand_variability``
