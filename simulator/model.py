@@ -531,7 +531,7 @@ class Model:
         """Advance the simulation to the end of the horizon (warm-up included); :meth:`run` does
         this and then closes the books."""
         with fewer_collections():
-            self.env.run(until=self.t_end)
+            c.run_until(self.env, self.t_end)
 
     def run(self) -> None:
         """Simulate warm-up and horizon, then close the books: record what is unfinished, and

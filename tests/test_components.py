@@ -721,3 +721,38 @@ def test_a_rescoped_licence_lets_the_shipment_go_and_a_widened_one_stops_the_nex
     rows = ledger.records.shipments.to_frame().sort_values("shipment_id")
     assert rows[["t_cleared", "t_delivered"]].values.tolist() == [[2.0, 3.0], [4.0, 5.0], [16.0, 17.0]]
     assert ledger.records.licences.to_frame()["decision"].astype(str).tolist() == ["out of scope", "approved"]
+
+
+def test_run_until_is_simpys_run():
+    """clock.run_until runs exactly as env.run(until=...): processes and timeouts in the same
+    order, events at `until` itself not run, the same event count; a failed event nobody
+    defused raises as SimPy raises it; an `until` not ahead is refused."""
+    from simulator.components.clock import run_until
+
+    def world():
+        env, log = simpy.Environment(), []
+
+        def proc(name, step):
+            while True:
+                yield env.timeout(step)
+                log.append((env.now, name))
+
+        env.process(proc("a", 1.0))
+        env.process(proc("b", 2.5))
+        env.timeout(5.0).callbacks.append(lambda _e: log.append((env.now, "at until")))
+        return env, log
+
+    env_a, log_a = world()
+    env_a.run(until=5.0)
+    env_b, log_b = world()
+    run_until(env_b, 5.0)
+    assert log_a == log_b and env_a.now == env_b.now == 5.0 and next(env_a._eid) == next(env_b._eid)
+    assert (5.0, "at until") not in log_b and (4.0, "a") in log_b
+
+    env = simpy.Environment()
+    failed = env.event()
+    failed.fail(ValueError("broken"))
+    with pytest.raises(ValueError, match="broken"):
+        run_until(env, 1.0)
+    with pytest.raises(ValueError, match="must be greater"):
+        run_until(simpy.Environment(), 0.0)

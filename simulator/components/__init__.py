@@ -8,7 +8,7 @@ with the others it is wired to. None of them reads YAML or knows the scenario sc
 from .adaptation import AdaptiveCoverRule, PrebuyRule, set_adaptive_cover, set_prebuying
 from .allocation import ALLOCATIONS
 from .catchup import CatchUp, CatchUpRule
-from .clock import repeat
+from .clock import repeat, run_until
 from .controls import BanControl, ExportControl, GeneralLicence, LicensingControl, QuotaControl
 from .depot import Depot
 from .facility import Facility, InputLine
@@ -28,7 +28,7 @@ __all__ = [
     "ALLOCATIONS", "AdaptiveCoverRule", "PrebuyRule", "set_adaptive_cover", "set_prebuying",
     "Application", "BanControl", "Depot", "ExportControl", "Facility", "FixedQuantity", "GeneralLicence", "InputLine", "JustInTime", "Lane",
     "Ledger", "LicensingControl", "LicensingOffice", "MinMax", "Mine", "Mode", "Order", "OrderUpTo",
-    "POLICIES", "Plant", "QuotaControl", "Sector", "Shipment", "Stockpile", "repeat",
+    "POLICIES", "Plant", "QuotaControl", "Sector", "Shipment", "Stockpile", "repeat", "run_until",
     "CatchUp", "CatchUpRule", "Firm", "FirmsInput",
     "DemandDestruction", "Hoarding", "HoardingCover", "Levers", "MarketLayer", "NewSupply", "PriceIndex",
     "StockpileTrigger", "Substitution",
