@@ -200,3 +200,28 @@ def test_the_readme_walkthrough_runs(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
     assert len(names["reps"]) == 3 and names["lost"]["increase"].notna().all()
     assert np.isclose(names["de_ev"]["planned_units"].sum(), names["daily"].query("facility == 'de_ev'")["planned_units"].sum())
+
+
+def test_scenario_hash_is_computed_once_per_scenario_object(monkeypatch):
+    """A sweep's runs of one Scenario hash it once; another object (changed, or loaded again) is
+    hashed on its own, and a collected scenario's entry goes with it."""
+    import gc
+    import hashlib
+
+    from simulator.loading import entry
+
+    hashed = []
+    real = hashlib.sha256
+    monkeypatch.setattr(entry.hashlib, "sha256", lambda data: hashed.append(1) or real(data))
+    scenario = load_scenario(TINY)
+    first = simulator.scenario_hash(scenario)
+    assert [simulator.scenario_hash(scenario) for _ in range(3)] == [first] * 3 and len(hashed) == 1
+    assert run(scenario, seed=1, headline_only=True).manifest["scenario_sha256"] == first and len(hashed) == 1
+    changed = scenario.with_changes({"horizon_days": scenario.horizon_days + 1})
+    assert simulator.scenario_hash(changed) != first and len(hashed) == 2
+    again = load_scenario(TINY)  # equal but another object: hashed again, to the same digest
+    assert simulator.scenario_hash(again) == first and len(hashed) == 3
+    key = id(scenario)
+    del scenario
+    gc.collect()
+    assert key not in entry._HASHES

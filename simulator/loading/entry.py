@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import weakref
@@ -188,7 +189,28 @@ def load_scenario(path: str | Path, overrides: Iterable[str] | Mapping[str, Any]
     return parse_scenario(text, str(path), overrides, default_name=path.stem, base_dir=path.parent)
 
 
+#: id(scenario) -> (weak reference to it, its hash). A sweep runs one Scenario object hundreds
+#: of times and each run's manifest names its hash (a dump, JSON and sha256 of the whole
+#: scenario: about a millisecond). Specs are frozen, so an object's hash cannot change; an
+#: entry goes with its object (the reference's callback), so a later object with the same id
+#: never finds it, and the reference is checked anyway.
+_HASHES: dict[int, tuple[weakref.ref, str]] = {}
+
+
 def scenario_hash(scenario: Scenario) -> str:
-    """sha256 of the validated scenario's canonical JSON (comments and key order do not count)."""
+    """sha256 of the validated scenario's canonical JSON (comments and key order do not count),
+    computed once per scenario object."""
+    key = id(scenario)
+    cached = _HASHES.get(key)
+    if cached is not None and cached[0]() is scenario:
+        return cached[1]
     canonical = json.dumps(scenario.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    _HASHES[key] = (weakref.ref(scenario, functools.partial(_forget_hash, key)), digest)
+    return digest
+
+
+def _forget_hash(key: int, ref: weakref.ref) -> None:
+    """Drop a collected scenario's hash (only its own entry, should the id be reused already)."""
+    if _HASHES.get(key, (None,))[0] is ref:
+        del _HASHES[key]
