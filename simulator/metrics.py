@@ -160,11 +160,13 @@ def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataF
         else:
             g = g[np.argsort(t[g])]  # by time, numpy's default sort as DataFrame.sort_values("t")
             planned, produced = _sum(planned_units[g]), _sum(produced_units[g])
-            stops = _outages(t[g], _short_days(planned_units[g], produced_units[g]), 1.0, info)
             days = len(g)
-        share_stopped = stops["stopped_days"] / days if days else 0.0
+            if name not in by_firm:  # a sector with firms counts its stops firm by firm (below)
+                stops = _outages(t[g], _short_days(planned_units[g], produced_units[g]), 1.0, info)
         if name in by_firm:
             stops, share_stopped = _firm_outages(by_firm[name], info)
+        else:
+            share_stopped = stops["stopped_days"] / days if days else 0.0
         lost = max(0.0, planned - produced)
         rows.append({
             "facility": name, "sector": meta.get("sector", ""), "country": meta["country"], "unit": meta.get("unit", "units"),
@@ -229,17 +231,28 @@ def _firm_outages(days: FirmDays, info: RunInfo) -> tuple[dict, float]:
     """A sector's stop columns from its firms' days (see :func:`shortages`)."""
     short = _short_days(days.planned, days.made)  # day x firm
     n = short.shape[1]
-    per_firm = [_outages(days.times, short[:, i], 1.0, info) for i in range(n)]
     anyone = _outages(days.times, short.any(axis=1), 1.0, info)
     firm_days_stopped = float(short.sum())
-    firsts = [o["first_stop"] for o in per_firm if o["first_stop"]]
+    # All firms at once rather than _outages firm by firm: the days are in time order, so the
+    # earliest first stop of any firm is the first day any firm stopped.
+    stopped = np.flatnonzero(short.any(axis=1))
     stops = {
         "stopped_days": firm_days_stopped / n,
-        "first_stop": min(firsts) if firsts else "",
-        "longest_stop_days": max(o["longest_stop_days"] for o in per_firm),
+        "first_stop": info.date(days.times[stopped[0]]) if len(stopped) else "",
+        "longest_stop_days": _longest_run(short) * 1.0,
         "recovered": anyone["recovered"],
     }
     return stops, firm_days_stopped / short.size if short.size else 0.0
+
+
+def _longest_run(short: np.ndarray) -> int:
+    """The longest run of True down any column of a (day x firm) boolean array (0 if none)."""
+    days, firms = short.shape
+    padded = np.zeros((firms, days + 1), dtype=np.int8)  # a False after each firm's days: no run spans two firms
+    padded[:, :days] = short.T
+    edges = np.diff(padded.ravel(), prepend=np.int8(0))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return int((ends - starts).max()) if len(starts) else 0
 
 
 def shortages_firms(firm_production: pd.DataFrame, info: RunInfo, production: pd.DataFrame,
