@@ -64,12 +64,15 @@ class Table:
         for index, (name, kind) in enumerate(self.kinds.items()):
             values = rows[:, index]
             if kind == "c":
-                data[name] = pd.Categorical.from_codes(values.astype(np.int32), categories=pd.Index(self.categories[name], dtype=object)) if self.categories[name] else pd.Categorical([])
+                # The codes are the table's own (see code()): no need for pandas to check them.
+                names = self.categories[name]
+                dtype = pd.CategoricalDtype(pd.Index(names, dtype=object))
+                data[name] = pd.Categorical.from_codes(values.astype(np.int32), dtype=dtype, validate=False) if names else pd.Categorical([])
             elif kind == "i":
                 data[name] = values.astype(np.int64)
             else:
-                data[name] = values.copy()
-        return pd.DataFrame(data)
+                data[name] = values  # a view: the frame copies it (copy=True), as the record table is freed after
+        return pd.DataFrame(data, copy=True)
 
     def nbytes(self) -> int:
         return self.data.itemsize * len(self.data)

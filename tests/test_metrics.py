@@ -126,3 +126,37 @@ def test_flows_and_lead_times_match_pandas_on_unsorted_categories_and_tied_times
     d = shipments[(shipments["outcome"] == "delivered") & (shipments["t_delivered"] >= info.t_start)]
     d = d.sort_values(["t_delivered", "shipment_id"])
     assert metrics.lead_times(shipments, info)["shipment_id"].tolist() == d["shipment_id"].tolist()
+
+
+def test_record_frames_copy_the_records_and_keep_their_types():
+    """Table.to_frame: numbers copied out of the record array (it is freed after), names as
+    categoricals in order of first use, integers as int64."""
+    from simulator.records import Table
+
+    table = Table({"facility": "c", "firm": "i", "t": "f", "units": "f"})
+    for name, firm, t, units in [("b", 1, 0.5, 2.0), ("a", 2, 1.5, 3.0), ("b", 3, 2.5, np.nan)]:
+        table.append(table.code("facility", name), firm, t, units)
+    frame = table.to_frame()
+    assert list(frame.columns) == ["facility", "firm", "t", "units"]
+    assert frame["facility"].tolist() == ["b", "a", "b"] and list(frame["facility"].cat.categories) == ["b", "a"]
+    assert frame["firm"].dtype == np.int64 and frame["firm"].tolist() == [1, 2, 3]
+    table.data[2] = 99.0  # the records change (or go): the frame does not
+    assert frame["t"].tolist() == [0.5, 1.5, 2.5] and math.isnan(frame["units"].iloc[2])
+    assert Table({"facility": "c", "t": "f"}).to_frame()["facility"].tolist() == []
+
+
+def test_firm_stops_all_at_once_match_firm_by_firm():
+    """A sector's stop columns from its firms' days agree with _outages run firm by firm."""
+    info = metrics.RunInfo(dt.date(2025, 1, 1), 5.0, 100.0)
+    rng = np.random.default_rng(3)
+    for days, firms in [(0, 3), (1, 1), (40, 4), (60, 7)]:
+        times = 5.0 + np.arange(days, dtype=float)
+        planned = rng.uniform(1, 2, (days, firms))
+        made = np.where(rng.random((days, firms)) < 0.3, planned * 0.5, planned)
+        stops, share = metrics._firm_outages(metrics.FirmDays(times, planned, made), info)
+        short = metrics._short_days(planned, made)
+        per_firm = [metrics._outages(times, short[:, i], 1.0, info) for i in range(firms)]
+        firsts = [o["first_stop"] for o in per_firm if o["first_stop"]]
+        assert stops["first_stop"] == (min(firsts) if firsts else "")
+        assert stops["longest_stop_days"] == max(o["longest_stop_days"] for o in per_firm)
+        assert stops["stopped_days"] == float(short.sum()) / firms
