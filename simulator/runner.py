@@ -173,5 +173,7 @@ def _run(scenario: Scenario, seed: int | None, keep_model: bool, headline_only: 
     }
     summary = {} if headline_only else metrics.summary(tables)
     headline = metrics.headline(tables, info)
+    if not keep_model:
+        model.release()  # freed now, not by the cyclic garbage collector later
     tables = {name: to_datetimes(table) for name, table in tables.items()}  # NaT where text had ''
     return RunResult(scenario, model.seed, manifest, tables, headline, summary, model if keep_model else None)
