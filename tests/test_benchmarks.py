@@ -65,3 +65,10 @@ def test_paired_headline_compares_two_collections(tmp_path):
     text = bench("paired_headline.py", "compare", str(a), str(b), "--metrics", "share_lost.*")
     rows = [line.split() for line in text.splitlines()[2:] if line.strip()]
     assert rows and all(float(r[3]) == 0.0 and r[-1] != "*" for r in rows)
+
+
+def test_versus_commit_compares_two_source_trees():
+    """Run against this checkout itself (``--tree``: no git worktree), one round of one
+    replication each: both sides measured, a ratio printed."""
+    out = bench("versus_commit.py", "--tree", str(ROOT), "--rounds", "1", "--replications", "1")
+    assert out.count("kernel units (median") == 2 and "ratio (this checkout / commit" in out
