@@ -297,8 +297,14 @@ COMMANDS = {"report": _cmd_report, "compare": _cmd_compare, "run": _cmd_run, "sw
             **cli_observed.COMMANDS}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    with interrupts.handle_signals():  # SIGTERM ends a command like Ctrl-C
+def command() -> int:
+    """The ``resim`` command (and ``python -m simulator``): :func:`main`, in a process that ends
+    with it (after an interrupt, further signals stay ignored until it has ended)."""
+    return main(exiting=True)
+
+
+def main(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
+    with interrupts.handle_signals(exiting):  # SIGTERM ends a command like Ctrl-C
         try:
             code = _main(argv)
             sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
@@ -347,4 +353,4 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(command())

@@ -43,11 +43,14 @@ def _main_thread() -> bool:
 
 
 @contextlib.contextmanager
-def handle_signals() -> Iterator[None]:
+def handle_signals(exiting: bool = False) -> Iterator[None]:
     """Within the block: SIGINT and SIGTERM raise KeyboardInterrupt once, then are ignored
     (while the cleanup runs). The previous handlers come back at the end, also after a signal,
     and the signal is forgotten (:func:`check` no longer raises): ``main()`` called from Python
-    (a notebook) must leave Ctrl-C working and later runs undisturbed."""
+    (a notebook) must leave Ctrl-C working and later runs undisturbed. ``exiting``: the process
+    ends after the block (the ``resim`` command), so after a signal both stay ignored until it
+    has ended: a second Ctrl-C or SIGTERM arriving late, while the interpreter shuts down, must
+    neither print a traceback nor end the process by the signal instead of its exit code."""
     global received
     received = None
     if not _main_thread():
@@ -59,7 +62,8 @@ def handle_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        _restore(previous)
+        if not (exiting and received is not None):
+            _restore(previous)
         received = None
 
 

@@ -265,7 +265,7 @@ def test_signals_during_the_report_end_the_run_cleanly(tmp_path, sig, times, cod
             os.killpg(proc.pid, sig)  # to the whole group, as `timeout -s INT` and Ctrl-C send it
         _, err = proc.communicate(timeout=HANG)
         assert proc.returncode == code
-        assert err.strip().splitlines() == ["interrupted; no results written"]
+        assert err.strip().splitlines() == ["interrupted; no results written"], err
         _assert_gone(workers)
         assert sorted(p.name for p in tmp_path.iterdir()) == []  # no results folder, no temporary folder
     finally:
@@ -343,3 +343,35 @@ def test_main_interrupted_in_process_gives_ctrl_c_back(monkeypatch, capsys):
         os.kill(os.getpid(), signal.SIGINT)
         for _ in range(100_000):
             pass
+
+
+def test_the_command_keeps_signals_ignored_after_an_interrupt(monkeypatch, capsys):
+    """`resim` (cli.command: a process that ends with main) interrupted by SIGTERM returns 143,
+    and SIGINT and SIGTERM stay ignored afterwards: a second signal arriving late, while the
+    interpreter shuts down (joining threads, flushing), neither prints a traceback nor ends the
+    process by the signal instead of its exit code. An uninterrupted command restores them."""
+    import simulator.cli as cli
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def interrupted(_argv):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100_000):  # the handler raises KeyboardInterrupt in here
+            pass
+        raise AssertionError("SIGTERM was not handled")
+
+    try:
+        monkeypatch.setattr(cli, "_main", interrupted)
+        assert cli.command() == 143
+        assert "interrupted; no results written" in capsys.readouterr().err
+        assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == {
+            signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN}
+        os.kill(os.getpid(), signal.SIGTERM)  # a late second signal: ignored
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        monkeypatch.setattr(cli, "_main", lambda _argv: 0)
+        assert cli.command() == 0
+        assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == before
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
