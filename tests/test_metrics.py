@@ -147,15 +147,18 @@ def test_record_frames_copy_the_records_and_keep_their_types():
 
 def test_firm_stops_all_at_once_match_firm_by_firm():
     """A sector's stop columns from its firms' days agree with _outages run firm by firm."""
+    from simulator.metrics.common import _outages
+    from simulator.metrics.production import _firm_outages, _short_days
+
     info = metrics.RunInfo(dt.date(2025, 1, 1), 5.0, 100.0)
     rng = np.random.default_rng(3)
     for days, firms in [(0, 3), (1, 1), (40, 4), (60, 7)]:
         times = 5.0 + np.arange(days, dtype=float)
         planned = rng.uniform(1, 2, (days, firms))
         made = np.where(rng.random((days, firms)) < 0.3, planned * 0.5, planned)
-        stops, share = metrics._firm_outages(metrics.FirmDays(times, planned, made), info)
-        short = metrics._short_days(planned, made)
-        per_firm = [metrics._outages(times, short[:, i], 1.0, info) for i in range(firms)]
+        stops, share = _firm_outages(metrics.FirmDays(times, planned, made), info)
+        short = _short_days(planned, made)
+        per_firm = [_outages(times, short[:, i], 1.0, info) for i in range(firms)]
         firsts = [o["first_stop"] for o in per_firm if o["first_stop"]]
         assert stops["first_stop"] == (min(firsts) if firsts else "")
         assert stops["longest_stop_days"] == max(o["longest_stop_days"] for o in per_firm)

@@ -50,6 +50,9 @@ def test_the_wheel_carries_the_bundled_files_and_runs_them_from_any_folder(tmp_p
     sweeps = sorted(p.name for p in (ROOT / "sweeps").glob("*.yaml"))
     assert {f"simulator/bundled/scenarios/{n}" for n in scenarios + ["FACTS.md"]} <= names
     assert {f"simulator/bundled/sweeps/{n}" for n in sweeps} <= names
+    # every package of the source tree is listed in pyproject.toml's packages, so none is left out
+    packages = {p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "simulator").rglob("__init__.py")}
+    assert {f"{package}/__init__.py" for package in packages} <= names
     assert any(n.endswith(".dist-info/LICENSE") or n.endswith("/licenses/LICENSE") for n in names)
 
     venv = tmp_path / "venv"
