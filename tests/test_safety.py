@@ -319,6 +319,18 @@ def test_cleanup_is_shielded_and_main_restores_the_handlers(tmp_path):
     assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == before
 
 
+def _interrupted_by(sig):
+    """A stand-in for cli._main that sends this process ``sig`` and runs Python code until the
+    handler interrupts it."""
+    def interrupted(_argv):
+        os.kill(os.getpid(), sig)
+        for _ in range(100_000):  # the handler raises KeyboardInterrupt in here
+            pass
+        raise AssertionError(f"{signal.Signals(sig).name} was not handled")
+
+    return interrupted
+
+
 def test_main_interrupted_in_process_gives_ctrl_c_back(monkeypatch, capsys):
     """main() called from Python (a notebook) and interrupted by SIGINT returns 130 after its
     cleanup, and Ctrl-C works again afterwards: the handlers in place before the call come back
@@ -328,13 +340,7 @@ def test_main_interrupted_in_process_gives_ctrl_c_back(monkeypatch, capsys):
 
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
-    def interrupted(_argv):
-        os.kill(os.getpid(), signal.SIGINT)
-        for _ in range(100_000):  # the handler raises KeyboardInterrupt in here
-            pass
-        raise AssertionError("SIGINT was not handled")
-
-    monkeypatch.setattr(cli, "_main", interrupted)
+    monkeypatch.setattr(cli, "_main", _interrupted_by(signal.SIGINT))
     assert cli.main(["run"]) == 130
     assert "interrupted; no results written" in capsys.readouterr().err
     assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == before
@@ -354,14 +360,8 @@ def test_the_command_keeps_signals_ignored_after_an_interrupt(monkeypatch, capsy
 
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
-    def interrupted(_argv):
-        os.kill(os.getpid(), signal.SIGTERM)
-        for _ in range(100_000):  # the handler raises KeyboardInterrupt in here
-            pass
-        raise AssertionError("SIGTERM was not handled")
-
     try:
-        monkeypatch.setattr(cli, "_main", interrupted)
+        monkeypatch.setattr(cli, "_main", _interrupted_by(signal.SIGTERM))
         assert cli.command() == 143
         assert "interrupted; no results written" in capsys.readouterr().err
         assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == {

@@ -118,6 +118,15 @@ def _rows_of(key: pd.Series, keep: np.ndarray) -> dict:
     return {group: rows[of_group] for group, of_group in _groups(key.iloc[rows])}
 
 
+def _facility_rows(frame: pd.DataFrame, info: RunInfo) -> tuple[np.ndarray, dict]:
+    """A production or batches table read facility by facility: (its times, facility -> the
+    positions of its rows from the start date on, by time (numpy's default sort, as
+    ``DataFrame.sort_values("t")``))."""
+    t = frame["t"].to_numpy()
+    groups = _rows_of(frame["facility"], t >= info.t_start - 1e-9)
+    return t, {name: g[np.argsort(t[g])] for name, g in groups.items()}
+
+
 def _values(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
     """A number column's values at row positions ``rows``."""
     return frame[column].to_numpy()[rows]

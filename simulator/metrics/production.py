@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .common import STOP_TOLERANCE, RunInfo, _outages, _rows_of, _sum, _text
+from .common import STOP_TOLERANCE, RunInfo, _facility_rows, _outages, _rows_of, _sum, _text
 
 def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataFrame | None = None,
               days: dict[str, FirmDays] | None = None) -> pd.DataFrame:
@@ -30,8 +30,7 @@ def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataF
     stopped (empty if never stopped or a firm is still stopped at the end).
     """
     rows = []
-    t = production["t"].to_numpy()
-    groups = _rows_of(production["facility"], t >= info.t_start - 1e-9)
+    t, groups = _facility_rows(production, info)
     planned_units, produced_units = production["planned_units"].to_numpy(), production["produced_units"].to_numpy()
     by_firm = days if days is not None else firm_days(production, firm_production, info)
     for name, meta in info.facilities.items():
@@ -43,7 +42,6 @@ def shortages(production: pd.DataFrame, info: RunInfo, firm_production: pd.DataF
             stops = _outages(np.array([]), np.array([], dtype=bool), 1.0, info)
             days = 0
         else:
-            g = g[np.argsort(t[g])]  # by time, numpy's default sort as DataFrame.sort_values("t")
             planned, produced = _sum(planned_units[g]), _sum(produced_units[g])
             days = len(g)
             if name not in by_firm:  # a sector with firms counts its stops firm by firm (below)
@@ -173,8 +171,7 @@ def plant_starvation(batches: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
     ``short_t`` = desired - produced; ``starved_days``: days in batches its inputs cut short;
     ``first_starved``, ``longest_starved_days``, ``recovered`` as for demand facilities."""
     rows = []
-    t = batches["t"].to_numpy()
-    groups = _rows_of(batches["facility"], t >= info.t_start - 1e-9)
+    t, groups = _facility_rows(batches, info)
     desired_t, produced_t = batches["desired_t"].to_numpy(), batches["produced_t"].to_numpy()
     for name, meta in info.facilities.items():
         if meta["kind"] != "plant":
@@ -184,7 +181,6 @@ def plant_starvation(batches: pd.DataFrame, info: RunInfo) -> pd.DataFrame:
             desired = produced = 0.0
             stops = _outages(np.array([]), np.array([], dtype=bool), 1.0, info)
         else:
-            g = g[np.argsort(t[g])]  # by time, numpy's default sort as DataFrame.sort_values("t")
             wanted, made = desired_t[g], produced_t[g]
             desired, produced = _sum(wanted), _sum(made)
             short = (made < wanted * (1 - 1e-6)) & (wanted - made > 1e-6)
