@@ -307,8 +307,10 @@ class InputLine:
         the facility owes its own customers (unfilled orders, backordered units)."""
         return self.facility.stock.get(self.material, 0.0) + self.on_order_t - self.facility.owed_t(self.material)
 
-    def cover_days(self) -> float:
-        use = self.use_t_per_day
+    def cover_days(self, use: float | None = None) -> float:
+        """Days of planned use on hand (``use``: the planned use per day, if the caller has it)."""
+        if use is None:
+            use = self.use_t_per_day
         return self.facility.stock.get(self.material, 0.0) / use if use > 0 else float("inf")
 
     def review(self) -> float | None:
@@ -318,10 +320,9 @@ class InputLine:
             self._reviewing = False
             return None
         self._withdraw_stale()
-        policy, facility, material = self._policy, self.facility, self.material
-        use = facility.daily_use_t(material)
-        # position_t(), written out: this runs at every review of every input
-        position = facility.stock.get(material, 0.0) + self.on_order_t - facility.owed_t(material)
+        policy = self._policy
+        use = self.facility.daily_use_t(self.material)
+        position = self.position_t()
         if self.cover_adjustments:  # levels raised by adaptive cover or pre-buying
             position -= self.extra_cover_days() * use
         qty = policy.quantity(position, use)
@@ -412,13 +413,8 @@ class InputLine:
         """Order ``tonnes`` now, split over the chosen lanes by share. Tonnes that replace ones an
         earlier order failed to bring keep that order's first date (one order each); new tonnes
         are dated now."""
-        facility = self.facility
-        ledger, now = facility.ledger, facility.env.now
-        expedite = False
-        if self.expedite_below_cover_days is not None:  # cover_days(), written out
-            use = facility.daily_use_t(self.material)
-            cover = facility.stock.get(self.material, 0.0) / use if use > 0 else float("inf")
-            expedite = cover < self.expedite_below_cover_days
+        ledger, now = self.facility.ledger, self.facility.env.now
+        expedite = self.expedite_below_cover_days is not None and self.cover_days() < self.expedite_below_cover_days
         parts = self._replacing(tonnes, now) if self.unfilled_since else ((tonnes, now, 0.0, 0.0),)
         open_orders = self.open_orders
         pool = self.pool.collecting if self.pool is not None else None  # a pooled review collects new tonnes

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
 import heapq
+from collections.abc import Callable, Mapping
 
 import simpy
 
@@ -93,10 +92,7 @@ class Plant(Facility, CappedOutput):
         if cap is not None:
             allowed = cap.allowance(env.now, self.batch_days)
             room = allowed if allowed < room else room
-        # planned_output_t_per_day(output) + backlog_t(output), written out (a batch a day)
-        queue = self.backlog.get(output)
-        target = (self.output_stock_days * (self.capacity_t_per_year * self.utilisation / 365.0)
-                  + (sum([o.remaining_t for o in queue]) if queue else 0.0))
+        target = self.output_stock_days * self.planned_output_t_per_day(output) + self.backlog_t(output)
         wanted = target - stock[output] - self.wip_t
         # min(room, max(0, wanted)), without the builtins' call overhead (this runs every batch)
         desired = (wanted if wanted < room else room) if wanted > 0.0 else 0.0

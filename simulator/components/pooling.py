@@ -22,7 +22,6 @@ independent orders.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -170,27 +169,22 @@ class PurchasingPool:
         lanes, tonnes on order and order ids, the new tonnes collected for pooling. A test
         checks that runs through :meth:`InputLine.review` give the same files."""
         line._withdraw_stale()
-        policy, firm, material = line._policy, line.facility, line.material
-        use = firm.daily_use_t(material)
-        on_hand = firm.stock.get(material, 0.0)
-        position = on_hand + line.on_order_t - firm.owed_t(material)
+        policy = line._policy
+        use = line.facility.daily_use_t(line.material)
+        position = line.position_t()
         if line.cover_adjustments:  # levels raised by adaptive cover or pre-buying
             position -= line.extra_cover_days() * use
         qty = policy.quantity(position, use)
         if qty > EPS_T:
             below = line.expedite_below_cover_days
-            expedite = below is not None and (on_hand / use if use > 0 else math.inf) < below
-            now, new_id, collecting, buyer = self.env.now, firm.ledger.new_order_id, self.collecting, line.order_line
+            expedite = below is not None and line.cover_days(use) < below
+            now, new_id = self.env.now, line.facility.ledger.new_order_id
             for lane, share in line.choose_lanes():
-                mode = lane.fastest_mode if expedite else lane.default_mode
                 tonnes = qty * share
                 line.on_order_t += tonnes
-                key = (lane, mode, now, 0.0, 0.0)  # new tonnes: first ordered now, no days lost
-                parts = collecting.get(key)
-                if parts is None:
-                    collecting[key] = [(buyer, tonnes, new_id())]
-                else:
-                    parts.append((buyer, tonnes, new_id()))
+                # new tonnes: first ordered now, no days lost
+                self.collect(lane, lane.fastest_mode if expedite else lane.default_mode, now, 0.0, 0.0,
+                             line.order_line, tonnes, new_id())
         return policy.review_days
 
     def _place(self, key: tuple, parts: list[tuple[InputLine, float, int]]) -> None:
