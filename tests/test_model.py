@@ -501,8 +501,15 @@ def test_working_day_reviews_match_numpy_business_days():
 
 
 def test_headline_only_runs_give_the_same_headline():
+    """A headline-only run computes only the headline's tables and takes no inventory snapshots
+    (Model(sample_inventory=False)): the same headline, and no inventory rows nor their events."""
     data = tiny()
     full, light = run(scenario(data), seed=2), run(scenario(data), seed=2, headline_only=True)
+    sampled, unsampled = Model(scenario(data), seed=2), Model(scenario(data), seed=2, sample_inventory=False)
+    sampled.run()
+    unsampled.run()
+    assert len(sampled.ledger.records.inventory) > 0 and len(unsampled.ledger.records.inventory) == 0
+    assert unsampled.events_processed() < sampled.events_processed()
     assert full.headline == light.headline
     assert set(light.tables) == {"shortages", "lead_times", "flows_monthly", "licences"} and light.summary == {}
 
